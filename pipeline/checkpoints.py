@@ -1,0 +1,136 @@
+"""Checkpoints: written atomically, read safely, resumed exactly.
+
+A checkpoint is a plain dict of tensors, numbers and strings, so that
+`torch.load(..., weights_only=True)` reads it: a file from a stranger cannot run code here.
+It carries the configuration that produced it (the arguments, the network's script) and
+every random state the run uses, so `--resume` continues as if it had never stopped.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import platform
+import tempfile
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import UserError
+
+FORMAT = "lecture10-checkpoint/1"
+
+
+def atomic_save(obj: Any, path: str) -> None:
+    """torch.save to a temporary file in the same folder, then os.replace: never half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C included: leave the previous file whole, no litter
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+            "python": platform.python_version()}
+
+
+def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, generator: torch.Generator, epoch: int,
+                    args: dict[str, Any], metrics: list[dict[str, float]]) -> dict[str, Any]:
+    rng = {"torch": torch.get_rng_state(), "batch_order": generator.get_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {
+        "format": FORMAT,
+        "network": network,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": rng,
+        "args": args,
+        "metrics": metrics,
+        "versions": versions(),
+    }
+
+
+def read(path: str) -> Any:
+    """Load a file of ours with weights_only=True; anything else is a UserError naming it."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Weights only" in str(e):
+            raise UserError(f"{path}: refused: it holds Python objects beyond tensors and plain "
+                            f"data, which could run code when loaded; only checkpoints and "
+                            f"state_dicts are read (weights_only=True)") from None
+        raise UserError(f"{path}: not a checkpoint or state_dict of these scripts "
+                        f"(garbage or truncated: {e})") from None
+    except Exception as e:  # a truncated zip, random bytes, an empty file
+        raise UserError(f"{path}: not a checkpoint or state_dict of these scripts "
+                        f"(garbage or truncated: {type(e).__name__}: {e})") from None
+
+
+def read_checkpoint(path: str, network: str) -> dict[str, Any]:
+    obj = read(path)
+    if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
+        raise UserError(f"{path}: not a checkpoint written by --checkpoint (a --save-model file "
+                        f"can be used with --load, not --resume)")
+    if obj["network"] != network:
+        raise UserError(f"{path}: a checkpoint of {obj['network']}.py, not of {network}.py")
+    return obj
+
+
+def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | None:
+    """Put the weights of a --save-model file or a checkpoint into `model`.
+
+    Returns the checkpoint (for its metrics) or None for a plain state_dict.
+    """
+    obj = read(path)
+    checkpoint = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else None
+    if checkpoint is not None:
+        if checkpoint["network"] != network:
+            raise UserError(f"{path}: a checkpoint of {checkpoint['network']}.py, not of "
+                            f"{network}.py")
+        state = checkpoint["model"]
+    else:
+        state = obj
+    if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
+        raise UserError(f"{path}: not a checkpoint or state_dict of these scripts")
+    own = model.state_dict()
+    missing = sorted(own.keys() - state.keys())
+    unexpected = sorted(state.keys() - own.keys())
+    reshaped = sorted(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape)
+    if missing or unexpected or reshaped:
+        found = [f"{len(names)} {what} (first: {names[0]})" for names, what in
+                 ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape"))
+                 if names]
+        raise UserError(f"{path}: these weights do not fit {network}.py's Net: "
+                        f"{', '.join(found)}")
+    model.load_state_dict(state)
+    return checkpoint
+
+
+def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: Any, generator: torch.Generator) -> None:
+    """Put a run back exactly where the checkpoint left it."""
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None and checkpoint["scheduler"] is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    rng = checkpoint["rng"]
+    torch.set_rng_state(rng["torch"])
+    generator.set_state(rng["batch_order"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])

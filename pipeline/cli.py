@@ -1,0 +1,296 @@
+"""The command line, the device, and the run that ties data, loop, checkpoints and reports."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from . import checkpoints, report
+from .data import Split, load_digit, load_mnist
+from .errors import Interrupted, NonFiniteLoss, UserError
+from .loop import evaluate, print_test, train_epoch
+
+
+# ----------------------------------------------------------------------------- command line
+
+def _number(kind: type, low: float, low_ok: bool) -> Callable[[str], Any]:
+    """An argparse type: `kind` (int or float), finite, and >= low (or > low)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}")
+        if not math.isfinite(value) or value < low or (value == low and not low_ok):
+            raise argparse.ArgumentTypeError(f"{text} must be {'>=' if low_ok else '>'} {low}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+positive_int = _number(int, 1, True)
+positive_float = _number(float, 0.0, False)
+nonnegative_float = _number(float, 0.0, True)
+
+
+def make_parser(description: str | None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = p.add_argument_group("training (the lecture's settings)")
+    train.add_argument("--epochs", type=positive_int, default=10, metavar="N",
+                       help="number of epochs to train (default: 10)")
+    train.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
+                       help="training batch size (default: 64)")
+    train.add_argument("--test-batch-size", type=positive_int, default=1000, metavar="N",
+                       help="test batch size (default: 1000)")
+    train.add_argument("--lr", type=positive_float, default=0.01, metavar="LR",
+                       help="SGD learning rate (default: 0.01)")
+    train.add_argument("--momentum", type=nonnegative_float, default=0.5, metavar="M",
+                       help="SGD momentum (default: 0.5)")
+    train.add_argument("--seed", type=int, default=1, metavar="S",
+                       help="random seed: weights and batch order (default: 1)")
+    train.add_argument("--device", default="auto",
+                       help="auto, cpu, cuda, cuda:N or mps; auto takes CUDA, then MPS, else CPU "
+                            "(default: auto)")
+    train.add_argument("--data-dir", default="./data", metavar="DIR",
+                       help="folder holding MNIST/raw; downloaded there if missing "
+                            "(default: ./data)")
+    train.add_argument("--log-interval", type=positive_int, default=10, metavar="N",
+                       help="batches between training log lines (default: 10)")
+    train.add_argument("--dry-run", action="store_true",
+                       help="one logged batch and a short test pass, for smoke runs "
+                            "(default: off)")
+    train.add_argument("--save-model", metavar="PATH",
+                       help="write the trained state_dict here (default: not saved)")
+
+    state = p.add_argument_group("save, resume, reuse")
+    state.add_argument("--checkpoint", metavar="PATH",
+                       help="after every epoch, write the whole training state here, atomically "
+                            "(default: none)")
+    state.add_argument("--resume", metavar="PATH",
+                       help="continue the run saved in this checkpoint up to --epochs "
+                            "(default: start afresh)")
+    state.add_argument("--load", metavar="PATH",
+                       help="weights to start from: a --save-model file or a checkpoint "
+                            "(default: none)")
+    state.add_argument("--evaluate", action="store_true",
+                       help="with --load: print the test-set line for those weights, train "
+                            "nothing (default: off)")
+    state.add_argument("--predict", nargs="+", metavar="IMAGE",
+                       help="with --load: classify your own pictures of digits (PNG, JPEG), "
+                            "one line per file; no data needed (default: none)")
+
+    look = p.add_argument_group("look at the run")
+    look.add_argument("--metrics", metavar="PATH.csv",
+                      help="one CSV row per epoch: epoch, train_loss, test_loss, test_accuracy, "
+                           "seconds, lr (default: none)")
+    look.add_argument("--plot", metavar="PATH.png",
+                      help="curves, confusion matrix, mistakes and first-layer filters "
+                           "(default: none)")
+    look.add_argument("--summary", action="store_true",
+                      help="print each layer's output shape and parameters, then exit; no data "
+                           "(default: off)")
+    look.add_argument("--progress", action="store_true",
+                      help="a live progress bar per epoch instead of the Train Epoch lines "
+                           "(default: off)")
+    return p
+
+
+def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Combinations that cannot work are usage errors (exit 2) before anything runs."""
+    if (args.evaluate or args.predict) and not args.load:
+        p.error("--evaluate and --predict need --load PATH (the weights to use)")
+    if args.resume and args.load:
+        p.error("--resume continues a run with its own weights; leave out --load")
+    for flag in ("save_model", "checkpoint", "metrics", "plot"):
+        path = getattr(args, flag)
+        if path is not None:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                p.error(f"--{flag.replace('_', '-')} {path}: the folder {folder} does not exist")
+
+
+# ----------------------------------------------------------------------------- device
+
+def pick_device(name: str) -> torch.device:
+    """The one place that chooses the device; asking for one that is not here is a UserError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: not a device name; use auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: CUDA is not available on this machine "
+                            f"(torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                            f"CUDA device(s), numbered from 0")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError(f"--device {name}: MPS (Apple GPU) is not available on this machine; "
+                            f"use --device cpu")
+    elif device.type != "cpu":
+        raise UserError(f"--device {name}: unsupported; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move a network to the device in channels_last (NHWC), the fast layout for convolutions."""
+    return model.to(device=device, memory_format=torch.channels_last)
+
+
+def network_name(net_factory: Callable[[], nn.Module]) -> str:
+    """The script that defines the network: simple_cnn, inception_cnn, ..."""
+    return Path(inspect.getfile(net_factory)).stem
+
+
+# ----------------------------------------------------------------------------- the run
+
+def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:
+    images = torch.stack([load_digit(path) for path in paths]).to(device)  # N x 1 x 28 x 28
+    model.eval()
+    with torch.inference_mode():
+        probabilities = model(images).float().exp()
+    confidence, digit = probabilities.max(dim=1)
+    for path, d, c in zip(paths, digit.tolist(), confidence.tolist()):
+        print(f"{path}: {d} ({100.0 * c:.1f}%)")
+
+
+def test_and_plot(model: nn.Module, test_data: Split, args: argparse.Namespace,
+                  metrics: list[dict[str, float]], title: str) -> None:
+    """The final network's predictions on the test set, drawn with the run's curves."""
+    _, _, predictions = evaluate(model, test_data, args.test_batch_size, keep_predictions=True)
+    report.plot(args.plot, metrics, model, test_data, predictions, title)
+
+
+def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
+    network = network_name(net_factory)
+    if args.summary:
+        print(report.summary(net_factory()))
+        return
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)
+    model = prepare_model(net_factory(), device)
+
+    if args.load:
+        loaded = checkpoints.load_weights(model, args.load, network)
+        if args.predict:
+            predict(model, args.predict, device)
+        if args.evaluate:
+            test_data = load_mnist(args.data_dir, device)[1]
+            loss, correct, _ = evaluate(model, test_data, args.test_batch_size)
+            print_test(loss, correct, len(test_data))
+            if args.plot:
+                history = loaded["metrics"] if loaded else []
+                test_and_plot(model, test_data, args, history, f"{network}: {args.load}")
+        if args.predict or args.evaluate:
+            return
+    train(network, model, device, args)
+
+
+def train(network: str, model: nn.Module, device: torch.device, args: argparse.Namespace) -> None:
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    scheduler = None
+    generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
+    metrics: list[dict[str, float]] = []
+    if args.resume:
+        checkpoint = checkpoints.read_checkpoint(args.resume, network)
+        checkpoints.restore(checkpoint, model, optimizer, scheduler, generator)
+        metrics = list(checkpoint["metrics"])
+        changed = [k for k in ("batch_size", "lr", "momentum", "seed")
+                   if checkpoint["args"].get(k) != getattr(args, k)]
+        if changed:
+            print(f"note: {args.resume} was trained with "
+                  + ", ".join(f"--{k.replace('_', '-')} {checkpoint['args'][k]}" for k in changed)
+                  + "; continuing with this command line's values", file=sys.stderr)
+    done = metrics[-1]["epoch"] if metrics else 0
+    epochs = 1 if args.dry_run else args.epochs
+    if done >= epochs:
+        print(f"{args.resume} has finished {done} of {epochs} epochs; nothing to train "
+              f"(raise --epochs to continue)")
+        return
+
+    train_data, test_data = load_mnist(args.data_dir, device)
+    if args.dry_run:
+        test_data = test_data.head(args.test_batch_size)
+
+    saved = done  # the epoch that the file at args.checkpoint holds
+    epoch = done + 1
+    start = time.perf_counter()
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            epoch_start = time.perf_counter()
+            train_loss = train_epoch(model, optimizer, train_data, epoch, args.batch_size,
+                                     args.log_interval, generator, scheduler=scheduler,
+                                     dry_run=args.dry_run, progress=args.progress)
+            test_loss, correct, _ = evaluate(model, test_data, args.test_batch_size)
+            print_test(test_loss, correct, len(test_data))
+            metrics.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
+                            "test_accuracy": 100.0 * correct / len(test_data),
+                            "seconds": time.perf_counter() - epoch_start,
+                            "lr": optimizer.param_groups[0]["lr"]})
+            if args.checkpoint:
+                checkpoints.atomic_save(
+                    checkpoints.make_checkpoint(network, model, optimizer, scheduler, generator,
+                                                epoch, vars(args), metrics), args.checkpoint)
+                saved = epoch
+            if args.metrics:
+                report.write_metrics(args.metrics, metrics)
+    except NonFiniteLoss as e:
+        raise UserError(f"{e}{kept(args, saved)}") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted in epoch {epoch}{kept(args, saved)}") from None
+    seconds = time.perf_counter() - start
+
+    ran = epochs - done
+    best = max(metrics, key=lambda r: r["test_accuracy"])
+    print(f"Finished: {ran} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
+          f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
+          f"final {metrics[-1]['test_accuracy']:.2f}%")
+    if args.save_model:
+        checkpoints.atomic_save({k: v.contiguous() for k, v in model.state_dict().items()},
+                                args.save_model)
+    if args.plot:
+        test_and_plot(model, test_data, args, metrics, f"{network}: {ran} epochs")
+
+
+def kept(args: argparse.Namespace, saved: int) -> str:
+    """What a stopped run leaves behind, for the last line it prints."""
+    if not args.checkpoint:
+        return ""
+    if not saved:
+        return "; no epoch had finished, so no checkpoint was written"
+    return (f"; {args.checkpoint} holds epoch {saved}: continue with "
+            f"--resume {args.checkpoint}")
+
+
+def main(net_factory: Callable[[], nn.Module], description: str | None = None,
+         argv: list[str] | None = None) -> None:
+    """Parse the command line and run; a UserError is one line on stderr (exit 1), Ctrl-C 130."""
+    parser = make_parser(description)
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    try:
+        run(net_factory, args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Interrupted as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        print("stopped: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,148 @@
+"""MNIST on disk -> normalised tensors on the training device; the user's own digit pictures.
+
+Each split is held as one tensor (N x 1 x 28 x 28 float32) on the device and normalised once,
+so batches are drawn by indexing: no per-sample transform and no DataLoader in the hot path.
+"""
+from __future__ import annotations
+
+import math
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # over the 60,000 training images, pixels in [0, 1]
+MNIST_FILES = {  # file name in MNIST/raw -> the shape of one item
+    "train-images-idx3-ubyte": (28, 28),
+    "train-labels-idx1-ubyte": (),
+    "t10k-images-idx3-ubyte": (28, 28),
+    "t10k-labels-idx1-ubyte": (),
+}
+
+
+@dataclass
+class Split:
+    images: torch.Tensor  # N x 1 x 28 x 28 float32, normalised, on the training device
+    labels: torch.Tensor  # N int64, on the training device
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def head(self, n: int) -> Split:
+        return Split(self.images[:n], self.labels[:n])
+
+
+def _missing_data_message(raw: str, reason: str) -> str:
+    names = ", ".join(MNIST_FILES)
+    return (f"MNIST is not in {raw} and could not be downloaded ({reason}). "
+            f"Expected the four files {names} (or the same names with .gz) in that folder. "
+            f"Connect to the internet and run again, copy the files there, or pass "
+            f"--data-dir with a folder that holds MNIST/raw/.")
+
+
+def check_idx_file(path: str, item_shape: tuple[int, ...]) -> int:
+    """Check an IDX file of unsigned bytes (the MNIST format); return its item count.
+
+    The header is 0x00 0x00 0x08 ndim, then ndim big-endian int32 sizes; the data follows.
+    """
+    ndim = 1 + len(item_shape)
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * ndim)
+    if len(header) < 4 + 4 * ndim or header[:4] != bytes([0, 0, 8, ndim]):
+        raise UserError(f"{path}: not an MNIST IDX file (bad header); replace it with the "
+                        f"original file")
+    dims = struct.unpack(f">{ndim}i", header[4:])
+    if tuple(dims[1:]) != item_shape:
+        raise UserError(f"{path}: holds items of shape {dims[1:]}, expected {item_shape}")
+    expected = 4 + 4 * ndim + math.prod(dims)
+    size = os.path.getsize(path)
+    if size != expected:
+        raise UserError(f"{path}: {size} bytes, but its header promises {expected}; the file is "
+                        f"truncated or corrupt: replace it with the original file")
+    return dims[0]
+
+
+def normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 or [0, 1] float pixels -> what the networks saw in training."""
+    if pixels.dtype == torch.uint8:
+        pixels = pixels.float().div_(255)
+    return (pixels - MNIST_MEAN) / MNIST_STD
+
+
+def load_mnist(data_dir: str, device: torch.device, download: bool = True) -> tuple[Split, Split]:
+    """MNIST through torchvision (its download, mirrors and checksums), held on `device`."""
+    from torchvision import datasets  # imported here: importing a script stays cheap
+
+    raw = os.path.join(data_dir, "MNIST", "raw")
+    if not all(os.path.isfile(os.path.join(raw, name)) for name in MNIST_FILES):
+        if not download:
+            raise UserError(_missing_data_message(raw, "downloading is off"))
+        try:
+            datasets.MNIST(data_dir, train=True, download=True)
+        except Exception as e:  # no network, a mirror down, a bad checksum, a read-only folder
+            raise UserError(_missing_data_message(raw, f"{type(e).__name__}: {e}")) from None
+    counts = {name: check_idx_file(os.path.join(raw, name), shape)
+              for name, shape in MNIST_FILES.items()}
+    splits = []
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+        if counts[images] != counts[labels]:
+            raise UserError(f"{raw}: {images} holds {counts[images]} images but {labels} "
+                            f"{counts[labels]} labels")
+        ds = datasets.MNIST(data_dir, train=train, download=False)
+        if len(ds.targets) and int(ds.targets.max()) > 9:
+            raise UserError(f"{os.path.join(raw, labels)}: labels must be digits 0-9, found "
+                            f"{int(ds.targets.max())}")
+        splits.append(Split(normalise(ds.data.to(device).unsqueeze(1)), ds.targets.to(device)))
+    return splits[0], splits[1]
+
+
+def load_digit(path: str) -> torch.Tensor:
+    """A picture of one digit -> 1 x 28 x 28, prepared the way MNIST's digits were.
+
+    Any size, colour or grey, dark ink on light paper or light on dark: the border tells the
+    paper's shade. Like MNIST, the ink's bounding box is scaled to fit 20 x 20 and placed in
+    a 28 x 28 frame with its centre of mass in the middle, digit light on dark.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no such file")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                img = img.convert("RGBA")
+                paper = Image.new("RGBA", img.size, "white")  # transparent means paper
+                img = Image.alpha_composite(paper, img)
+            grey = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise UserError(f"{path}: not a picture that can be read ({e})") from None
+
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    if np.median(border) > 0.5:  # light paper: turn it into MNIST's light ink on dark
+        grey, border = 1.0 - grey, 1.0 - border
+    paper = float(np.median(border))
+    ink = np.clip((grey - paper) / max(float(grey.max()) - paper, 1e-6), 0.0, 1.0)
+    rows, cols = np.nonzero(ink > 0.25)
+    if len(rows) == 0:
+        raise UserError(f"{path}: no digit found (the picture is blank)")
+    ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+    h, w = ink.shape
+    scale = 20.0 / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
+    small = np.clip(small, 0.0, 1.0)
+    total = small.sum()
+    ys, xs = np.indices(small.shape)
+    cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
+    top = int(np.clip(round(14 - cy), 0, 28 - small.shape[0]))
+    left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
+    frame = np.zeros((28, 28), dtype=np.float32)
+    frame[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return normalise(torch.from_numpy(frame)).unsqueeze(0)

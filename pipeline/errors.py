@@ -1,0 +1,20 @@
+"""The errors a user sees as one line on stderr instead of a traceback."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with what the user gave us (a file, a flag, a device): exit status 1."""
+
+
+class NonFiniteLoss(UserError):
+    """The training loss became NaN or infinite: the run stops at that batch."""
+
+    def __init__(self, epoch: int, batch: int, num_batches: int, value: float) -> None:
+        super().__init__(f"the loss became {value} in epoch {epoch} at batch {batch} "
+                         f"(of {num_batches}); training stopped. Try a lower learning rate "
+                         f"(--lr)")
+        self.epoch, self.batch = epoch, batch
+
+
+class Interrupted(Exception):
+    """Ctrl-C, with a line saying what was kept: exit status 130."""

@@ -1,0 +1,137 @@
+"""What a person looks at after a run: the metrics CSV, the plot, the layer summary."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+import torch
+from torch import nn
+
+from .data import MNIST_MEAN, MNIST_STD, Split
+
+METRIC_FIELDS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "lr")
+
+
+def write_metrics(path: str, rows: list[dict[str, float]]) -> None:
+    """One row per epoch; the whole file is rewritten (atomically) after every epoch."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in METRIC_FIELDS})
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as f:
+        f.write(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def classifier(model: nn.Module) -> tuple[str, nn.Linear]:
+    """The layer that maps the flattened features to the ten digits (`fc`): the last Linear."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+
+
+def flatten_size(model: nn.Module) -> int:
+    """Run one 1 x 28 x 28 image and measure what reaches the classifier."""
+    seen = []
+    hook = classifier(model)[1].register_forward_pre_hook(lambda m, inp: seen.append(inp[0][0].numel()))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
+    finally:
+        hook.remove()
+        model.train(was_training)
+    return seen[0]
+
+
+def summary(model: nn.Module) -> str:
+    """Each layer's output shape and parameters for one 1 x 28 x 28 image (torchinfo)."""
+    import torchinfo
+
+    table = torchinfo.summary(model, input_size=(1, 1, 28, 28), depth=4, verbose=0,
+                              col_names=("output_size", "num_params"),
+                              row_settings=("var_names",), device="cpu")
+    name, fc = classifier(model)
+    return (f"{table}\nFlatten size into {name}: {flatten_size(model)} "
+            f"(so {name} = Linear({fc.in_features}, {fc.out_features}))")
+
+
+def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Split,
+         predictions: torch.Tensor, title: str) -> None:
+    """Curves, confusion matrix, mistakes and first-layer filters in one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = test.labels.cpu()
+    fig = plt.figure(figsize=(15, 9.5), layout="constrained")
+    fig.suptitle(title, fontsize=14)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.05])
+    ax_loss, ax_acc, ax_cm = top.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.1]})
+
+    epochs = [row["epoch"] for row in metrics]
+    if metrics:
+        ax_loss.plot(epochs, [r["train_loss"] for r in metrics], "o-", label="train")
+        ax_loss.plot(epochs, [r["test_loss"] for r in metrics], "s-", label="test")
+        ax_loss.legend()
+        ax_acc.plot(epochs, [r["test_accuracy"] for r in metrics], "o-", color="tab:green")
+        best = max(metrics, key=lambda r: r["test_accuracy"])
+        ax_acc.annotate(f"best {best['test_accuracy']:.2f}%", (best["epoch"], best["test_accuracy"]),
+                        textcoords="offset points", xytext=(0, -18), ha="center")
+        for ax in (ax_loss, ax_acc):
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+    else:
+        for ax in (ax_loss, ax_acc):
+            ax.text(0.5, 0.5, "no training history\nin this file", ha="center", va="center",
+                    transform=ax.transAxes, color="grey")
+    ax_loss.set_title("loss per epoch")
+    ax_acc.set_title("test accuracy per epoch (%)")
+
+    confusion = torch.zeros(10, 10, dtype=torch.long)
+    confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)
+    ax_cm.imshow(confusion.float().log1p(), cmap="Blues")
+    for t in range(10):
+        for p in range(10):
+            count = int(confusion[t, p])
+            if count:
+                ax_cm.text(p, t, str(count), ha="center", va="center", fontsize=7,
+                           color="white" if t == p else "black")
+    ax_cm.set_xticks(range(10))
+    ax_cm.set_yticks(range(10))
+    ax_cm.set_xlabel("predicted")
+    ax_cm.set_ylabel("true")
+    correct = int((predictions == labels).sum())
+    ax_cm.set_title(f"confusion matrix: {correct}/{len(labels)} correct")
+
+    mistakes_fig, filters_fig = bottom.subfigures(1, 2, width_ratios=[1.5, 1])
+    wrong = (predictions != labels).nonzero().flatten()[:24]
+    mistakes_fig.suptitle(f"test digits it gets wrong ({int((predictions != labels).sum())} in all; "
+                          f"true -> predicted)")
+    axes = mistakes_fig.subplots(3, 8).flatten()
+    images = test.images.cpu()
+    for ax, i in zip(axes, wrong.tolist() + [None] * len(axes)):
+        ax.axis("off")
+        if i is not None:
+            ax.imshow(images[i, 0] * MNIST_STD + MNIST_MEAN, cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="tab:red")
+
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    weights = conv.weight.detach().float().cpu()[:, 0]  # out x kH x kW, first input channel
+    count = min(len(weights), 32)
+    columns = min(count, 8)
+    rows = -(-count // columns)
+    filters_fig.suptitle(f"first convolution's filters ({count} of {len(weights)}, "
+                         f"{weights.shape[1]}x{weights.shape[2]})")
+    axes = filters_fig.subplots(rows, columns, squeeze=False).flatten()
+    for ax in axes:
+        ax.axis("off")
+    for ax, w in zip(axes, weights[:count]):
+        limit = float(w.abs().max()) or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,80 @@
+"""The loader, through the code users run, on IDX files the tests write; damaged and missing data."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import common
+from conftest import ROOT, write_idx
+
+RAW = ("MNIST", "raw")
+
+
+def test_loads_splits_onto_the_device_normalised(mnist_dir):
+    train, test = common.load_mnist(str(mnist_dir), torch.device("cpu"))
+    assert train.images.shape == (2000, 1, 28, 28) and train.images.dtype == torch.float32
+    assert test.images.shape == (500, 1, 28, 28) and len(test) == 500
+    assert train.labels.dtype == torch.int64 and set(train.labels.tolist()) == set(range(10))
+    assert train.images.min().item() == pytest.approx((0 - common.MNIST_MEAN) / common.MNIST_STD)
+    assert train.images.max().item() == pytest.approx((1 - common.MNIST_MEAN) / common.MNIST_STD)
+
+
+def damage(path, how):
+    data = path.read_bytes()
+    path.write_bytes({"truncate": data[:len(data) // 2],
+                      "header": b"\x12\x34" + data[2:],
+                      "empty": b""}[how])
+
+
+@pytest.mark.parametrize("how", ["truncate", "header", "empty"])
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])
+def test_a_damaged_file_is_named(mnist_dir, name, how):
+    path = mnist_dir.joinpath(*RAW, name)
+    damage(path, how)
+    with pytest.raises(common.UserError, match=name):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+
+
+def test_images_and_labels_must_agree_in_count(mnist_dir):
+    write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.zeros(7).numpy())
+    with pytest.raises(common.UserError, match="500 images but t10k-labels-idx1-ubyte 7 labels"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+
+
+def test_labels_must_be_digits(mnist_dir):
+    write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.full((500,), 12).numpy())
+    with pytest.raises(common.UserError, match="labels must be digits 0-9"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+
+
+def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
+    with pytest.raises(common.UserError) as err:
+        common.load_mnist(str(tmp_path), torch.device("cpu"))
+    message = str(err.value)
+    assert str(tmp_path / "MNIST" / "raw") in message
+    for name in common.MNIST_FILES:
+        assert name in message
+    assert "--data-dir" in message
+
+
+@pytest.mark.parametrize("script", ["simple_cnn.py", "inception_cnn.py"])
+def test_script_offline_without_data_exits_with_one_message(tmp_path, offline, script):
+    result = subprocess.run([sys.executable, str(ROOT / script), "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: MNIST is not in ")
+    assert "train-images-idx3-ubyte" in result.stderr
+
+
+def test_script_names_a_damaged_file_without_traceback(mnist_dir):
+    damage(mnist_dir.joinpath(*RAW, "train-labels-idx1-ubyte"), "truncate")
+    result = subprocess.run([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir",
+                             str(mnist_dir), "--dry-run"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "train-labels-idx1-ubyte" in result.stderr and "truncated" in result.stderr

@@ -1,0 +1,115 @@
+"""The shared loop and command line, end to end, on small data the tests write."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import common
+import inception_cnn
+import simple_cnn
+from conftest import ROOT
+
+SCRIPTS = {"simple_cnn.py": simple_cnn, "inception_cnn.py": inception_cnn}
+TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
+                       re.M)
+TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
+FINISHED = re.compile(r"^Finished: (\d+) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
+                      r"best accuracy (\d+\.\d\d)% at epoch (\d+), final (\d+\.\d\d)%$", re.M)
+
+
+def train(module, capsys, *args: str) -> str:
+    module.main(["--device", "cpu", *args])
+    return capsys.readouterr().out
+
+
+def test_a_short_run_learns_and_prints_the_lectures_lines(mnist_dir, capsys):
+    out = train(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--epochs", "2",
+                "--batch-size", "32", "--lr", "0.05")
+    train_lines = TRAIN_LINE.findall(out)
+    assert [line[1:3] for line in train_lines[:3]] == [("0", "2000"), ("320", "2000"), ("640", "2000")]
+    tests = TEST_LINE.findall(out)
+    assert len(tests) == 2 and all(t[2] == "500" for t in tests)
+    assert "\n\nTest set: " in out and ")\n\n" in out  # the lecture's blank lines
+    first_loss, last_loss = float(train_lines[0][4]), float(train_lines[-1][4])
+    assert last_loss < first_loss / 3
+    epochs, best, best_epoch, final = FINISHED.search(out).groups()
+    assert epochs == "2" and float(final) >= 90.0
+    assert float(best) == max(100.0 * int(t[1]) / 500 for t in tests)
+
+
+def test_same_seed_gives_identical_losses(mnist_dir, capsys):
+    args = ("--data-dir", str(mnist_dir), "--epochs", "1", "--log-interval", "5")
+    first = TRAIN_LINE.findall(train(simple_cnn, capsys, *args))
+    second = TRAIN_LINE.findall(train(simple_cnn, capsys, *args))
+    other = TRAIN_LINE.findall(train(simple_cnn, capsys, *args, "--seed", "2"))
+    assert first == second and len(first) == 7
+    assert first != other
+
+
+def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):
+    path = tmp_path / "inception.pt"
+    out = train(inception_cnn, capsys, "--data-dir", str(mnist_dir), "--dry-run",
+                "--save-model", str(path))
+    net = inception_cnn.Net()
+    net.load_state_dict(torch.load(path, weights_only=True))
+    test = common.load_mnist(str(mnist_dir), torch.device("cpu"))[1]
+    loss, correct, _ = common.evaluate(net, test.head(1000), 1000)
+    assert TEST_LINE.search(out).group(1, 2) == (f"{loss:.4f}", str(correct))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_dry_run_end_to_end(script, mnist_dir):
+    result = subprocess.run([sys.executable, str(ROOT / script), "--data-dir", str(mnist_dir),
+                             "--dry-run", "--device", "cpu"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert len(TRAIN_LINE.findall(result.stdout)) == 1
+    assert len(TEST_LINE.findall(result.stdout)) == 1
+    assert FINISHED.search(result.stdout).group(1) == "1"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_importing_a_script_does_nothing(script):
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {script[:-3]}"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, cwd=ROOT.parent)
+    assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+@pytest.mark.parametrize("flag,value", [("--batch-size", "0"), ("--epochs", "-1"),
+                                        ("--lr", "-0.1"), ("--log-interval", "0"),
+                                        ("--lr", "nan"), ("--test-batch-size", "x")])
+def test_out_of_range_values_are_usage_errors(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        simple_cnn.main([flag, value])
+    assert exit_.value.code == 2
+    assert flag in capsys.readouterr().err
+
+
+def test_help_states_every_default(capsys):
+    with pytest.raises(SystemExit):
+        simple_cnn.main(["--help"])
+    help_text = capsys.readouterr().out
+    for flag in ("--epochs", "--batch-size", "--test-batch-size", "--lr", "--momentum", "--seed",
+                 "--device", "--data-dir", "--log-interval", "--dry-run", "--save-model"):
+        assert flag in help_text
+    assert help_text.count("(default:") >= 11
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:7", "mps", "tpu", "gpu0"])
+def test_a_device_that_is_not_here_is_a_clear_error(name):
+    if name.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has the device")
+    if name == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    with pytest.raises(common.UserError, match=f"--device {name}"):
+        common.pick_device(name)
+
+
+def test_auto_device_is_usable():
+    device = common.pick_device("auto")
+    assert torch.zeros(1, device=device).device.type == device.type
