@@ -27,6 +27,9 @@ def atomic_save(obj: Any, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
@@ -40,7 +43,7 @@ def atomic_save(obj: Any, path: str) -> None:
 
 def versions() -> dict[str, str]:
     import torchvision
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__,
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
             "python": platform.python_version()}
 
 
@@ -68,6 +71,8 @@ def read(path: str) -> Any:
     """Load a file of ours with weights_only=True; anything else is a UserError naming it."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
+    if torch.__version__ < "2.6":  # weights_only has been sound (and the default) since 2.6
+        raise UserError(f"loading {path} safely needs torch >= 2.6; this is {torch.__version__}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

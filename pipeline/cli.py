@@ -41,7 +41,7 @@ nonnegative_float = _number(float, 0.0, True)
 
 
 def make_parser(description: str | None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description,
+    p = argparse.ArgumentParser(description=description, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     train = p.add_argument_group("training (the lecture's settings)")
     train.add_argument("--epochs", type=positive_int, default=10, metavar="N",
@@ -75,8 +75,8 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
                        help="after every epoch, write the whole training state here, atomically "
                             "(default: none)")
     state.add_argument("--resume", metavar="PATH",
-                       help="continue the run saved in this checkpoint up to --epochs "
-                            "(default: start afresh)")
+                       help="continue the run saved in this checkpoint up to --epochs, with its "
+                            "settings unless given again here (default: start afresh)")
     state.add_argument("--load", metavar="PATH",
                        help="weights to start from: a --save-model file or a checkpoint "
                             "(default: none)")
@@ -210,12 +210,7 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
         checkpoint = checkpoints.read_checkpoint(args.resume, network)
         checkpoints.restore(checkpoint, model, optimizer, scheduler, generator)
         metrics = list(checkpoint["metrics"])
-        changed = [k for k in ("batch_size", "lr", "momentum", "seed")
-                   if checkpoint["args"].get(k) != getattr(args, k)]
-        if changed:
-            print(f"note: {args.resume} was trained with "
-                  + ", ".join(f"--{k.replace('_', '-')} {checkpoint['args'][k]}" for k in changed)
-                  + "; continuing with this command line's values", file=sys.stderr)
+        resume_settings(args, checkpoint["args"], optimizer)
     done = metrics[-1]["epoch"] if metrics else 0
     epochs = 1 if args.dry_run else args.epochs
     if done >= epochs:
@@ -267,12 +262,30 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
         test_and_plot(model, test_data, args, metrics, f"{network}: {ran} epochs")
 
 
+RESUMED_SETTINGS = ("batch_size", "test_batch_size", "lr", "momentum", "seed")
+
+
+def resume_settings(args: argparse.Namespace, saved: dict[str, Any],
+                    optimizer: torch.optim.Optimizer) -> None:
+    """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
+    overridden = []
+    for key in RESUMED_SETTINGS:
+        if key not in args.explicit:
+            setattr(args, key, saved[key])
+        elif getattr(args, key) != saved[key]:
+            overridden.append(f"--{key.replace('_', '-')} {saved[key]} -> {getattr(args, key)}")
+    for group in optimizer.param_groups:
+        group["lr"], group["momentum"] = args.lr, args.momentum
+    if overridden:
+        print(f"note: resuming with {', '.join(overridden)}", file=sys.stderr)
+
+
 def kept(args: argparse.Namespace, saved: int) -> str:
     """What a stopped run leaves behind, for the last line it prints."""
     if not args.checkpoint:
         return ""
     if not saved:
-        return "; no epoch had finished, so no checkpoint was written"
+        return f"; no epoch had finished, so {args.checkpoint} was not written"
     return (f"; {args.checkpoint} holds epoch {saved}: continue with "
             f"--resume {args.checkpoint}")
 
@@ -281,8 +294,12 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
          argv: list[str] | None = None) -> None:
     """Parse the command line and run; a UserError is one line on stderr (exit 1), Ctrl-C 130."""
     parser = make_parser(description)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     check_args(parser, args)
+    # The flags typed on this command line: on --resume they override the checkpoint's.
+    flags = {a.split("=")[0] for a in argv if a.startswith("--")}
+    args.explicit = sorted(a.dest for a in parser._actions if set(a.option_strings) & flags)
     try:
         run(net_factory, args)
     except UserError as e:

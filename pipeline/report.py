@@ -93,7 +93,7 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
 
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)
-    ax_cm.imshow(confusion.float().log1p(), cmap="Blues")
+    ax_cm.imshow(confusion.float().log1p().numpy(), cmap="Blues")
     for t in range(10):
         for p in range(10):
             count = int(confusion[t, p])
@@ -116,13 +116,13 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
     for ax, i in zip(axes, wrong.tolist() + [None] * len(axes)):
         ax.axis("off")
         if i is not None:
-            ax.imshow(images[i, 0] * MNIST_STD + MNIST_MEAN, cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow((images[i, 0] * MNIST_STD + MNIST_MEAN).numpy(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="tab:red")
 
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     weights = conv.weight.detach().float().cpu()[:, 0]  # out x kH x kW, first input channel
     count = min(len(weights), 32)
-    columns = min(count, 8)
+    columns = 5 if count <= 10 else 8
     rows = -(-count // columns)
     filters_fig.suptitle(f"first convolution's filters ({count} of {len(weights)}, "
                          f"{weights.shape[1]}x{weights.shape[2]})")
@@ -131,7 +131,7 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
         ax.axis("off")
     for ax, w in zip(axes, weights[:count]):
         limit = float(w.abs().max()) or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 
     fig.savefig(path, dpi=90)
     plt.close(fig)
