@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed
 from .errors import UserError
 
 FORMAT = "lecture10-checkpoint/1"
@@ -50,9 +51,12 @@ def versions() -> dict[str, str]:
 def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, generator: torch.Generator, epoch: int,
                     args: dict[str, Any], metrics: list[dict[str, float]]) -> dict[str, Any]:
-    rng = {"torch": torch.get_rng_state(), "batch_order": generator.get_state()}
-    if torch.cuda.is_available():
-        rng["cuda"] = torch.cuda.get_rng_state_all()
+    """The whole training state. Under torchrun every rank must call this (it gathers each
+    rank's random state); rank 0 writes the result."""
+    rng = {"batch_order": generator.get_state(),  # the same on every rank
+           "torch": distributed.gather_objects(torch.get_rng_state())}  # one per rank
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda"] = distributed.gather_objects(torch.cuda.get_rng_state())
     return {
         "format": FORMAT,
         "network": network,
@@ -135,7 +139,8 @@ def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim
     if scheduler is not None and checkpoint["scheduler"] is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
     rng = checkpoint["rng"]
-    torch.set_rng_state(rng["torch"])
     generator.set_state(rng["batch_order"])
+    r = distributed.rank()  # a run resumed on fewer ranks than it was saved on reuses rank 0's
+    torch.set_rng_state(rng["torch"][r if r < len(rng["torch"]) else 0])
     if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(rng["cuda"])
+        torch.cuda.set_rng_state(rng["cuda"][r if r < len(rng["cuda"]) else 0])

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from . import checkpoints, report
+from . import checkpoints, distributed, recipes, report
 from .data import Split, load_digit, load_mnist
 from .errors import Interrupted, NonFiniteLoss, UserError
 from .loop import evaluate, print_test, train_epoch
@@ -43,17 +43,38 @@ nonnegative_float = _number(float, 0.0, True)
 def make_parser(description: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    train = p.add_argument_group("training (the lecture's settings)")
-    train.add_argument("--epochs", type=positive_int, default=10, metavar="N",
-                       help="number of epochs to train (default: 10)")
-    train.add_argument("--batch-size", type=positive_int, default=64, metavar="N",
-                       help="training batch size (default: 64)")
+    recipe = p.add_argument_group(
+        "training recipe (each of these defaults to the --recipe's value; lecture values shown)")
+    recipe.add_argument("--recipe", choices=("lecture", "fast"), default=None,
+                        help="lecture: the lecture's settings; fast: tuned per network for "
+                             "accuracy per second (default: lecture for simple_cnn.py and "
+                             "inception_cnn.py, fast for the exercise networks)")
+    recipe.add_argument("--epochs", type=positive_int, metavar="N",
+                        help="number of epochs to train (default: 10)")
+    recipe.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="training batch size per process (default: 64)")
+    recipe.add_argument("--lr", type=positive_float, metavar="LR",
+                        help="learning rate; the peak one with --schedule onecycle "
+                             "(default: 0.01)")
+    recipe.add_argument("--momentum", type=nonnegative_float, metavar="M",
+                        help="SGD momentum (default: 0.5)")
+    recipe.add_argument("--optimizer", choices=("sgd", "nesterov", "adamw"),
+                        help="sgd, SGD with Nesterov momentum, or AdamW (default: sgd)")
+    recipe.add_argument("--weight-decay", type=nonnegative_float, metavar="WD",
+                        help="weight decay (default: 0)")
+    recipe.add_argument("--schedule", choices=("constant", "onecycle"),
+                        help="constant learning rate, or a 20%% warm-up then cosine decay over "
+                             "the run's epochs (default: constant)")
+    recipe.add_argument("--augment", type=_number(int, 0, True), metavar="PIXELS",
+                        help="shift each training image by up to PIXELS in x and y; 0 is off "
+                             "(default: 0)")
+
+    train = p.add_argument_group("training")
+    train.add_argument("--target-accuracy", type=positive_float, metavar="PCT",
+                       help="stop as soon as the test accuracy reaches PCT (default: run all "
+                            "epochs)")
     train.add_argument("--test-batch-size", type=positive_int, default=1000, metavar="N",
                        help="test batch size (default: 1000)")
-    train.add_argument("--lr", type=positive_float, default=0.01, metavar="LR",
-                       help="SGD learning rate (default: 0.01)")
-    train.add_argument("--momentum", type=nonnegative_float, default=0.5, metavar="M",
-                       help="SGD momentum (default: 0.5)")
     train.add_argument("--seed", type=int, default=1, metavar="S",
                        help="random seed: weights and batch order (default: 1)")
     train.add_argument("--device", default="auto",
@@ -69,6 +90,12 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
                             "(default: off)")
     train.add_argument("--save-model", metavar="PATH",
                        help="write the trained state_dict here (default: not saved)")
+    train.add_argument("--amp", action="store_true",
+                       help="bf16 autocast: faster on CUDA and on CPUs with AVX-512 BF16 or AMX "
+                            "(default: off, fp32)")
+    train.add_argument("--compile", action="store_true",
+                       help="torch.compile the network; pays on CUDA after its start-up "
+                            "(default: off)")
 
     state = p.add_argument_group("save, resume, reuse")
     state.add_argument("--checkpoint", metavar="PATH",
@@ -120,7 +147,12 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- device
 
 def pick_device(name: str) -> torch.device:
-    """The one place that chooses the device; asking for one that is not here is a UserError."""
+    """The one place that chooses the device; asking for one that is not here is a UserError.
+
+    Under torchrun, `cuda` and `auto` mean this process's GPU, cuda:LOCAL_RANK.
+    """
+    if distributed.launched() and name in ("auto", "cuda") and torch.cuda.is_available():
+        name = f"cuda:{distributed.local_rank()}"
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -182,8 +214,11 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
         print(report.summary(net_factory()))
         return
     device = pick_device(args.device)
-    torch.manual_seed(args.seed)
+    distributed.setup(device)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
+    if distributed.world_size() > 1:
+        torch.manual_seed(args.seed + distributed.rank())  # each rank its own augmentation
 
     if args.load:
         loaded = checkpoints.load_weights(model, args.load, network)
@@ -191,9 +226,10 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
             predict(model, args.predict, device)
         if args.evaluate:
             test_data = load_mnist(args.data_dir, device)[1]
-            loss, correct, _ = evaluate(model, test_data, args.test_batch_size)
+            loss, correct, _ = evaluate(model, test_data, args.test_batch_size, amp=args.amp,
+                                        sharded=distributed.active())
             print_test(loss, correct, len(test_data))
-            if args.plot:
+            if args.plot and distributed.is_main():
                 history = loaded["metrics"] if loaded else []
                 test_and_plot(model, test_data, args, history, f"{network}: {args.load}")
         if args.predict or args.evaluate:
@@ -201,16 +237,43 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     train(network, model, device, args)
 
 
+def fill_recipe(args: argparse.Namespace, network: str) -> None:
+    """Every recipe setting not typed on the command line comes from the recipe."""
+    args.recipe = args.recipe or recipes.default_recipe(network)
+    for key, value in recipes.settings(args.recipe, network).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.schedule_epochs = args.epochs  # the horizon of --schedule onecycle
+
+
+def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
+    if args.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if args.optimizer == "nesterov" and args.momentum == 0:
+        raise UserError("--optimizer nesterov needs --momentum above 0")
+    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                           weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace,
+                   steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """None for a constant rate (the lecture's loop stays exactly the lecture's)."""
+    if args.schedule == "constant":
+        return None
+    total = args.schedule_epochs * steps_per_epoch
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: recipes.lr_factor(step, total, args.schedule))
+
+
 def train(network: str, model: nn.Module, device: torch.device, args: argparse.Namespace) -> None:
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    scheduler = None
-    generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
-    metrics: list[dict[str, float]] = []
-    if args.resume:
-        checkpoint = checkpoints.read_checkpoint(args.resume, network)
-        checkpoints.restore(checkpoint, model, optimizer, scheduler, generator)
-        metrics = list(checkpoint["metrics"])
-        resume_settings(args, checkpoint["args"], optimizer)
+    if (distributed.restarted() and not args.resume and args.checkpoint
+            and os.path.exists(args.checkpoint)):
+        args.resume = args.checkpoint  # torchrun --max-restarts: carry on from the last epoch
+        args.explicit = [k for k in args.explicit if k not in RESUMED_SETTINGS]
+    checkpoint = checkpoints.read_checkpoint(args.resume, network) if args.resume else None
+    if checkpoint is not None:
+        resume_settings(args, checkpoint["args"])
+    metrics: list[dict[str, float]] = list(checkpoint["metrics"]) if checkpoint else []
     done = metrics[-1]["epoch"] if metrics else 0
     epochs = 1 if args.dry_run else args.epochs
     if done >= epochs:
@@ -221,63 +284,108 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
     train_data, test_data = load_mnist(args.data_dir, device)
     if args.dry_run:
         test_data = test_data.head(args.test_batch_size)
+    optimizer = make_optimizer(model, args)
+    per_rank = len(train_data) // distributed.world_size()
+    scheduler = make_scheduler(optimizer, args, math.ceil(per_rank / args.batch_size))
+    generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
+    if checkpoint is not None:
+        checkpoints.restore(checkpoint, model, optimizer, scheduler, generator)
+        if "lr" in args.explicit or "momentum" in args.explicit:
+            set_lr(optimizer, scheduler, args)
+    # What the steps run; `model` itself is what is saved, evaluated and restored.
+    forward = model
+    if distributed.active():
+        forward = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None)
+    if args.compile:
+        forward = torch.compile(forward)
+    # Under torchrun each rank tests its shard with the plain module (DDP's forward would
+    # expect the same number of calls on every rank), after taking rank 0's BN statistics.
+    tester = model if distributed.active() else forward
 
     saved = done  # the epoch that the file at args.checkpoint holds
     epoch = done + 1
+    reached = False
     start = time.perf_counter()
     try:
         for epoch in range(done + 1, epochs + 1):
             epoch_start = time.perf_counter()
-            train_loss = train_epoch(model, optimizer, train_data, epoch, args.batch_size,
+            train_loss = train_epoch(forward, optimizer, train_data, epoch, args.batch_size,
                                      args.log_interval, generator, scheduler=scheduler,
-                                     dry_run=args.dry_run, progress=args.progress)
-            test_loss, correct, _ = evaluate(model, test_data, args.test_batch_size)
+                                     augment=args.augment, amp=args.amp, dry_run=args.dry_run,
+                                     progress=args.progress)
+            distributed.broadcast_buffers(model)
+            test_loss, correct, _ = evaluate(tester, test_data, args.test_batch_size,
+                                             amp=args.amp, sharded=distributed.active())
             print_test(test_loss, correct, len(test_data))
             metrics.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
                             "test_accuracy": 100.0 * correct / len(test_data),
                             "seconds": time.perf_counter() - epoch_start,
                             "lr": optimizer.param_groups[0]["lr"]})
             if args.checkpoint:
-                checkpoints.atomic_save(
-                    checkpoints.make_checkpoint(network, model, optimizer, scheduler, generator,
-                                                epoch, vars(args), metrics), args.checkpoint)
+                state = checkpoints.make_checkpoint(network, model, optimizer, scheduler,
+                                                    generator, epoch, vars(args), metrics)
+                if distributed.is_main():
+                    checkpoints.atomic_save(state, args.checkpoint)
+                distributed.barrier()  # no rank runs ahead of the file on disk
                 saved = epoch
-            if args.metrics:
+            if args.metrics and distributed.is_main():
                 report.write_metrics(args.metrics, metrics)
+            if args.target_accuracy and metrics[-1]["test_accuracy"] >= args.target_accuracy:
+                reached = True
+                break
     except NonFiniteLoss as e:
         raise UserError(f"{e}{kept(args, saved)}") from None
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted in epoch {epoch}{kept(args, saved)}") from None
     seconds = time.perf_counter() - start
 
-    ran = epochs - done
+    ran = metrics[-1]["epoch"] - done
     best = max(metrics, key=lambda r: r["test_accuracy"])
+    target = ""
+    if args.target_accuracy:
+        target = (f", target {args.target_accuracy:.2f}% "
+                  f"{'reached' if reached else 'not reached'}")
     print(f"Finished: {ran} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
           f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
-          f"final {metrics[-1]['test_accuracy']:.2f}%")
-    if args.save_model:
+          f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
+    if args.save_model and distributed.is_main():
         checkpoints.atomic_save({k: v.contiguous() for k, v in model.state_dict().items()},
                                 args.save_model)
-    if args.plot:
-        test_and_plot(model, test_data, args, metrics, f"{network}: {ran} epochs")
+    if args.plot and distributed.is_main():
+        test_and_plot(model, test_data, args, metrics, f"{network}: {metrics[-1]['epoch']} epochs")
+    distributed.barrier()
 
 
-RESUMED_SETTINGS = ("batch_size", "test_batch_size", "lr", "momentum", "seed")
+# what a resumed run takes from its checkpoint unless typed again
+RESUMED_SETTINGS = ("recipe", *recipes.LECTURE, "test_batch_size", "seed", "augment",
+                    "schedule_epochs", "amp")
 
 
-def resume_settings(args: argparse.Namespace, saved: dict[str, Any],
-                    optimizer: torch.optim.Optimizer) -> None:
+def resume_settings(args: argparse.Namespace, saved: dict[str, Any]) -> None:
     """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
     overridden = []
     for key in RESUMED_SETTINGS:
+        if key == "epochs" or key not in saved:
+            continue
         if key not in args.explicit:
             setattr(args, key, saved[key])
         elif getattr(args, key) != saved[key]:
             overridden.append(f"--{key.replace('_', '-')} {saved[key]} -> {getattr(args, key)}")
-    for group in optimizer.param_groups:
-        group["lr"], group["momentum"] = args.lr, args.momentum
     if overridden:
         print(f"note: resuming with {', '.join(overridden)}", file=sys.stderr)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, scheduler: Any, args: argparse.Namespace) -> None:
+    """After a restore: a --lr or --momentum typed again replaces the checkpoint's."""
+    factor = 1.0
+    if scheduler is not None:
+        scheduler.base_lrs = [args.lr] * len(optimizer.param_groups)
+        factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = args.lr * factor
+        if "momentum" in group:
+            group["momentum"] = args.momentum
 
 
 def kept(args: argparse.Namespace, saved: int) -> str:
@@ -300,10 +408,12 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
     # The flags typed on this command line: on --resume they override the checkpoint's.
     flags = {a.split("=")[0] for a in argv if a.startswith("--")}
     args.explicit = sorted(a.dest for a in parser._actions if set(a.option_strings) & flags)
+    fill_recipe(args, network_name(net_factory))
     try:
         run(net_factory, args)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        where = f"rank {distributed.rank()}: " if distributed.rank() else ""
+        print(f"{where}error: {e}", file=sys.stderr)
         sys.exit(1)
     except Interrupted as e:
         print(f"stopped: {e}", file=sys.stderr)
@@ -311,3 +421,5 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
     except KeyboardInterrupt:
         print("stopped: interrupted", file=sys.stderr)
         sys.exit(130)
+    finally:
+        distributed.cleanup()

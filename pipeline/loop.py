@@ -1,31 +1,68 @@
 """One training epoch and one evaluation, printing the lecture's lines."""
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Split
+from . import distributed
+from .data import MNIST_MEAN, MNIST_STD, Split
 from .errors import NonFiniteLoss
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast for --amp (CPUs with AVX-512 BF16 or AMX, and CUDA); else nothing."""
+    if not amp:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def random_shift(images: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Move each image by its own random offset of up to `pixels` in x and y, on its device."""
+    n, _, h, w = images.shape
+    background = -MNIST_MEAN / MNIST_STD  # a black pixel after normalisation
+    padded = F.pad(images[:, 0], (pixels,) * 4, value=background)  # N x (h+2p) x (w+2p)
+    offsets = torch.randint(0, 2 * pixels + 1, (n, 2), device=images.device)
+    rows = offsets[:, 0, None] + torch.arange(h, device=images.device)  # N x h
+    cols = offsets[:, 1, None] + torch.arange(w, device=images.device)  # N x w
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    return padded[batch, rows[:, :, None], cols[:, None, :]].unsqueeze(1)  # N x 1 x h x w
+
+
+AUX_WEIGHT = 0.3  # GoogLeNet's weight for an auxiliary classifier's loss
+
+
+def training_loss(output: torch.Tensor | tuple[torch.Tensor, ...],
+                  labels: torch.Tensor) -> torch.Tensor:
+    """NLL of the log-probabilities; a network with auxiliary heads returns (main, aux, ...)."""
+    if isinstance(output, tuple):
+        main, *aux = output
+        return F.nll_loss(main.float(), labels) + AUX_WEIGHT * sum(
+            F.nll_loss(a.float(), labels) for a in aux)
+    return F.nll_loss(output.float(), labels)
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split, epoch: int,
                 batch_size: int, log_interval: int, generator: torch.Generator, *,
                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
-                dry_run: bool = False, progress: bool = False) -> float:
+                augment: int = 0, amp: bool = False, dry_run: bool = False,
+                progress: bool = False) -> float:
     """One pass over a fresh permutation of `data`; returns the mean training loss.
 
     The step never waits for the device: each step's loss stays a device tensor until the
     next log line, where the window of losses is checked (a NaN or infinity stops the run,
-    naming the batch) and summed in one go.
+    naming the batch) and summed in one go. Under torchrun each rank takes its shard of the
+    same permutation, and the window is averaged over the ranks at the log line.
     """
     model.train()
     device = data.labels.device
     n = len(data)
-    num_batches = math.ceil(n / batch_size)
-    order = torch.randperm(n, generator=generator).to(device)
+    world = distributed.world_size()
+    order = torch.randperm(n, generator=generator)[distributed.shard(n)].to(device)
+    num_batches = math.ceil(len(order) / batch_size)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -35,8 +72,11 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
     for batch_idx in range(num_batches):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images, labels = data.images[idx], data.labels[idx]
+        if augment:
+            images = random_shift(images, augment)
         optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(model(images), labels)
+        with autocast(device, amp):
+            loss = training_loss(model(images), labels)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
@@ -46,7 +86,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
         if bar is not None:
             bar.update()
         if batch_idx % log_interval == 0 or batch_idx == num_batches - 1 or dry_run:
-            losses = torch.stack(window).float().cpu()  # the one sync per log line
+            losses = torch.stack(window).float()
+            losses = distributed.all_reduce_sum(losses).div_(world).cpu()  # the one sync
             bad = (~torch.isfinite(losses)).nonzero()
             if len(bad):
                 first = int(bad[0])
@@ -55,12 +96,12 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
                 raise NonFiniteLoss(epoch, batch_idx - len(window) + 1 + first, num_batches,
                                     float(losses[first]))
             loss_sum += float((losses * torch.tensor(sizes)).sum())
-            seen += sum(sizes)
+            seen += sum(sizes)  # the same on every rank
             window, sizes = [], []
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
             elif batch_idx % log_interval == 0:
-                print(f"Train Epoch: {epoch} [{batch_idx * len(idx)}/{n} "
+                print(f"Train Epoch: {epoch} [{batch_idx * len(idx) * world}/{n} "
                       f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {float(losses[-1]):.6f}")
             if dry_run:
                 break
@@ -70,25 +111,37 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: Split, batch_size: int,
-             keep_predictions: bool = False) -> tuple[float, int, torch.Tensor | None]:
-    """Average loss, number correct, and (if asked) every prediction, over `data`."""
+def evaluate(model: nn.Module, data: Split, batch_size: int, keep_predictions: bool = False,
+             amp: bool = False, sharded: bool = False) -> tuple[float, int, torch.Tensor | None]:
+    """Average loss, number correct, and (if asked) every prediction, over `data`.
+
+    sharded: under torchrun, each rank evaluates its own part and the sums are all-reduced.
+    """
     model.eval()
     device = data.labels.device
+    total = len(data)
+    if sharded:
+        per_rank = math.ceil(total / distributed.world_size())
+        data = Split(data.images[distributed.rank() * per_rank:][:per_rank],
+                     data.labels[distributed.rank() * per_rank:][:per_rank])
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     predictions = []
     for start in range(0, len(data), batch_size):
         images = data.images[start:start + batch_size]
         labels = data.labels[start:start + batch_size]
-        output = model(images)
-        loss_sum += F.nll_loss(output.float(), labels, reduction="sum")
+        with autocast(device, amp):
+            output = model(images).float()
+        loss_sum += F.nll_loss(output, labels, reduction="sum")
         predicted = output.argmax(dim=1)
         correct += (predicted == labels).sum()
         if keep_predictions:
             predictions.append(predicted)
+    if sharded:
+        distributed.all_reduce_sum(loss_sum)
+        distributed.all_reduce_sum(correct)
     kept = torch.cat(predictions).cpu() if keep_predictions else None
-    return loss_sum.item() / len(data), int(correct), kept
+    return loss_sum.item() / total, int(correct), kept
 
 
 def print_test(loss: float, correct: int, total: int) -> None:

@@ -50,6 +50,7 @@ def summary(model: nn.Module) -> str:
     """Each layer's output shape and parameters for one 1 x 28 x 28 image (torchinfo)."""
     import torchinfo
 
+    model.eval()  # one image through the test-time network (no auxiliary head, BN as used)
     table = torchinfo.summary(model, input_size=(1, 1, 28, 28), depth=4, verbose=0,
                               col_names=("output_size", "num_params"),
                               row_settings=("var_names",), device="cpu")

@@ -13,12 +13,14 @@ import inception_cnn
 import simple_cnn
 from conftest import ROOT
 
-SCRIPTS = {"simple_cnn.py": simple_cnn, "inception_cnn.py": inception_cnn}
+SCRIPTS = ["simple_cnn.py", "inception_cnn.py", "deep_cnn.py", "inception_v3_cnn.py",
+           "densenet_cnn.py"]
 TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
                        re.M)
 TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
 FINISHED = re.compile(r"^Finished: (\d+) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
-                      r"best accuracy (\d+\.\d\d)% at epoch (\d+), final (\d+\.\d\d)%$", re.M)
+                      r"best accuracy (\d+\.\d\d)% at epoch (\d+), final (\d+\.\d\d)%(, target .*)?$",
+                      re.M)
 
 
 def train(module, capsys, *args: str) -> str:
@@ -36,7 +38,7 @@ def test_a_short_run_learns_and_prints_the_lectures_lines(mnist_dir, capsys):
     assert "\n\nTest set: " in out and ")\n\n" in out  # the lecture's blank lines
     first_loss, last_loss = float(train_lines[0][4]), float(train_lines[-1][4])
     assert last_loss < first_loss / 3
-    epochs, best, best_epoch, final = FINISHED.search(out).groups()
+    epochs, best, best_epoch, final, _ = FINISHED.search(out).groups()
     assert epochs == "2" and float(final) >= 90.0
     assert float(best) == max(100.0 * int(t[1]) / 500 for t in tests)
 
@@ -94,10 +96,11 @@ def test_help_states_every_default(capsys):
     with pytest.raises(SystemExit):
         simple_cnn.main(["--help"])
     help_text = capsys.readouterr().out
+    flags = [a for a in re.findall(r"^  (--[a-z-]+)", help_text, re.M) if a != "--help"]
     for flag in ("--epochs", "--batch-size", "--test-batch-size", "--lr", "--momentum", "--seed",
                  "--device", "--data-dir", "--log-interval", "--dry-run", "--save-model"):
-        assert flag in help_text
-    assert help_text.count("(default:") >= 11
+        assert flag in flags
+    assert help_text.count("(default:") == len(flags) >= 25
 
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:7", "mps", "tpu", "gpu0"])

@@ -203,15 +203,21 @@ def test_plot_after_training(mnist_dir, tmp_path, capsys):
     assert code == 0 and path.stat().st_size > 20_000, err
 
 
-@pytest.mark.parametrize("name,flatten,params", [("simple", 320, "8,490"),
-                                                 ("inception", 1408, "97,298")])
-def test_summary_answers_the_flatten_question(name, flatten, params, tmp_path, capsys):
-    code, out, _ = run(NETWORKS[name], capsys, "--summary", "--data-dir",
+@pytest.mark.parametrize("script,layer,flatten,params,first_layer", [
+    ("simple_cnn", "fc", 320, "8,490", "Conv2d (conv1)                         [1, 10, 24, 24]"),
+    ("inception_cnn", "fc", 1408, "97,298", "Conv2d (branch5x5_2)"),
+    ("deep_cnn", "fc", 1600, "85,690", "BatchNorm2d (bn)"),
+    ("inception_v3_cnn", "fc", 256, "355,632", "InceptionC (Mixed_6e)"),
+    ("densenet_cnn", "classifier", 56, "36,394", "DenseLayer (denselayer4)"),
+])
+def test_summary_answers_the_flatten_question(script, layer, flatten, params, first_layer,
+                                              tmp_path, capsys):
+    code, out, _ = run(__import__(script), capsys, "--summary", "--data-dir",
                        str(tmp_path / "no-data-needed"))
     assert code == 0
     assert f"Total params: {params}" in out
-    assert f"Flatten size into fc: {flatten} (so fc = Linear({flatten}, 10))" in out
-    assert "[1, 10, 24, 24]" in out and "(conv1)" in out
+    assert f"Flatten size into {layer}: {flatten} (so {layer} = Linear({flatten}, 10))" in out
+    assert first_layer in out
     assert not (tmp_path / "no-data-needed").exists()
 
 
