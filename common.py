@@ -11,7 +11,7 @@ from pipeline.cli import (main, make_parser, network_name, pick_device, positive
 from pipeline.data import (MNIST_FILES, MNIST_MEAN, MNIST_STD, Split, check_idx_file,
                            load_digit, load_mnist, normalise)
 from pipeline.errors import Interrupted, NonFiniteLoss, UserError
-from pipeline.loop import evaluate, print_test, train_epoch
+from pipeline.loop import evaluate, print_test, train_epoch, training_loss
 from pipeline.report import flatten_size, summary, write_metrics
 
 __all__ = [
@@ -20,6 +20,6 @@ __all__ = [
     "MNIST_FILES", "MNIST_MEAN", "MNIST_STD", "Split", "check_idx_file", "load_digit",
     "load_mnist", "normalise",
     "Interrupted", "NonFiniteLoss", "UserError",
-    "evaluate", "print_test", "train_epoch",
+    "evaluate", "print_test", "train_epoch", "training_loss",
     "flatten_size", "summary", "write_metrics",
 ]

@@ -5,7 +5,10 @@
 
 Five 3x3 convolutions in three blocks instead of the simple CNN's two 5x5 ones, each followed
 by batch normalisation and ReLU; max pooling between blocks, dropout before the classifier.
-What depth buys: see the README's table (accuracy, epochs, seconds per epoch, machine).
+What depth buys (real MNIST, defaults, seed 1): 99.62% after 6 epochs at 30 s/epoch, about
+3 minutes in all, against the simple CNN's 98.69% after 10 (99.24% with --recipe fast); the
+batch norm lets it train at lr 0.1, and it is ahead after one epoch (98.26%). Measured on the
+project's 2-core development VM (AMD EPYC, AVX-512, torch 2.15.0, CPU), 2026-11-25.
 """
 from __future__ import annotations
 

@@ -91,11 +91,11 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
     train.add_argument("--save-model", metavar="PATH",
                        help="write the trained state_dict here (default: not saved)")
     train.add_argument("--amp", action="store_true",
-                       help="bf16 autocast: faster on CUDA and on CPUs with AVX-512 BF16 or AMX "
+                       help="bf16 autocast, for CPUs with AVX-512 BF16 or AMX and for CUDA "
                             "(default: off, fp32)")
     train.add_argument("--compile", action="store_true",
-                       help="torch.compile the network; pays on CUDA after its start-up "
-                            "(default: off)")
+                       help="torch.compile the network; meant for CUDA, slower on the CPUs "
+                            "measured here (default: off)")
 
     state = p.add_argument_group("save, resume, reuse")
     state.add_argument("--checkpoint", metavar="PATH",
