@@ -29,11 +29,18 @@ What changed from the paper's 299x299 network, and why:
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import common
+
+
+def scaled(channels: int, width: float) -> int:
+    """The paper's channel count times `width`, at least 1."""
+    return max(1, round(channels * width))
 
 
 class BasicConv2d(nn.Module):
@@ -53,7 +60,7 @@ class InceptionA(nn.Module):
 
     def __init__(self, in_channels: int, pool_features: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731  the paper's width, scaled
+        c = functools.partial(scaled, width=w)
         self.branch1x1 = BasicConv2d(in_channels, c(64), kernel_size=1)
         self.branch5x5_1 = BasicConv2d(in_channels, c(48), kernel_size=1)
         self.branch5x5_2 = BasicConv2d(c(48), c(64), kernel_size=5, padding=2)
@@ -77,7 +84,7 @@ class InceptionB(nn.Module):
 
     def __init__(self, in_channels: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         self.branch3x3 = BasicConv2d(in_channels, c(384), kernel_size=3, stride=2)
         self.branch3x3dbl_1 = BasicConv2d(in_channels, c(64), kernel_size=1)
         self.branch3x3dbl_2 = BasicConv2d(c(64), c(96), kernel_size=3, padding=1)
@@ -97,7 +104,7 @@ class InceptionC(nn.Module):
 
     def __init__(self, in_channels: int, channels_7x7: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         c7 = channels_7x7
         self.branch1x1 = BasicConv2d(in_channels, c(192), kernel_size=1)
         self.branch7x7_1 = BasicConv2d(in_channels, c7, kernel_size=1)
@@ -127,7 +134,7 @@ class InceptionD(nn.Module):
 
     def __init__(self, in_channels: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         self.branch3x3_1 = BasicConv2d(in_channels, c(192), kernel_size=1)
         self.branch3x3_2 = BasicConv2d(c(192), c(320), kernel_size=3, stride=2)
         self.branch7x7x3_1 = BasicConv2d(in_channels, c(192), kernel_size=1)
@@ -150,7 +157,7 @@ class InceptionE(nn.Module):
 
     def __init__(self, in_channels: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         self.branch1x1 = BasicConv2d(in_channels, c(320), kernel_size=1)
         self.branch3x3_1 = BasicConv2d(in_channels, c(384), kernel_size=1)
         self.branch3x3_2a = BasicConv2d(c(384), c(384), kernel_size=(1, 3), padding=(0, 1))
@@ -179,7 +186,7 @@ class InceptionAux(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, w: float) -> None:
         super().__init__()
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         self.conv0 = BasicConv2d(in_channels, c(128), kernel_size=1)
         self.conv1 = BasicConv2d(c(128), c(768), kernel_size=2)
         self.fc = nn.Linear(c(768), num_classes)
@@ -197,7 +204,7 @@ class Net(nn.Module):
                  num_classes: int = 10) -> None:
         super().__init__()
         w = width
-        c = lambda n: max(1, round(n * w))  # noqa: E731
+        c = functools.partial(scaled, width=w)
         self.Conv2d_1a_3x3 = BasicConv2d(1, c(32), kernel_size=3, padding=1)
         self.Conv2d_2a_3x3 = BasicConv2d(c(32), c(32), kernel_size=3, padding=1)
         self.Conv2d_2b_3x3 = BasicConv2d(c(32), c(64), kernel_size=3, padding=1)
