@@ -313,7 +313,7 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
             train_loss = train_epoch(forward, optimizer, train_data, epoch, args.batch_size,
                                      args.log_interval, generator, scheduler=scheduler,
                                      augment=args.augment, amp=args.amp, dry_run=args.dry_run,
-                                     progress=args.progress)
+                                     progress=args.progress and distributed.is_main())
             distributed.broadcast_buffers(model)
             test_loss, correct, _ = evaluate(tester, test_data, args.test_batch_size,
                                              amp=args.amp, sharded=distributed.active())
