@@ -94,13 +94,14 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
 
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)
-    ax_cm.imshow(confusion.float().log1p().numpy(), cmap="Blues")
+    shade = confusion.float().log1p()
+    ax_cm.imshow(shade.numpy(), cmap="Blues")
     for t in range(10):
         for p in range(10):
             count = int(confusion[t, p])
-            if count:
+            if count:  # white on the dark cells, black on the light ones
                 ax_cm.text(p, t, str(count), ha="center", va="center", fontsize=7,
-                           color="white" if t == p else "black")
+                           color="white" if shade[t, p] > shade.max() / 2 else "black")
     ax_cm.set_xticks(range(10))
     ax_cm.set_yticks(range(10))
     ax_cm.set_xlabel("predicted")
