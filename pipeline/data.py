@@ -5,8 +5,10 @@ so batches are drawn by indexing: no per-sample transform and no DataLoader in t
 """
 from __future__ import annotations
 
+import gzip
 import math
 import os
+import shutil
 import struct
 from dataclasses import dataclass
 
@@ -66,6 +68,21 @@ def check_idx_file(path: str, item_shape: tuple[int, ...]) -> int:
     return dims[0]
 
 
+def gunzip(source: str, target: str) -> None:
+    """Unpack source into target, whole or not at all."""
+    tmp = f"{target}.tmp"
+    try:
+        with gzip.open(source, "rb") as f_in, open(tmp, "wb") as f_out:
+            shutil.copyfileobj(f_in, f_out)
+        os.replace(tmp, target)
+    except (OSError, EOFError) as e:
+        raise UserError(f"{source}: cannot be unpacked ({e}); replace it with the original "
+                        f"file") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def normalise(pixels: torch.Tensor) -> torch.Tensor:
     """uint8 or [0, 1] float pixels -> what the networks saw in training."""
     if pixels.dtype == torch.uint8:
@@ -78,6 +95,10 @@ def load_mnist(data_dir: str, device: torch.device, download: bool = True) -> tu
     from torchvision import datasets  # imported here: importing a script stays cheap
 
     raw = os.path.join(data_dir, "MNIST", "raw")
+    for name in MNIST_FILES:  # the original downloads are gzipped: unpack any that came so
+        path = os.path.join(raw, name)
+        if not os.path.isfile(path) and os.path.isfile(f"{path}.gz"):
+            gunzip(f"{path}.gz", path)
     if not all(os.path.isfile(os.path.join(raw, name)) for name in MNIST_FILES):
         if not download:
             raise UserError(_missing_data_message(raw, "downloading is off"))

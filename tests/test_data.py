@@ -50,6 +50,28 @@ def test_labels_must_be_digits(mnist_dir):
         common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
 
 
+def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):
+    import gzip
+
+    raw = mnist_dir.joinpath(*RAW)
+    expected = common.load_mnist(str(mnist_dir), torch.device("cpu"))[0]
+    for name in common.MNIST_FILES:
+        path = raw / name
+        path.with_name(name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    train, _ = common.load_mnist(str(mnist_dir), torch.device("cpu"))
+    assert torch.equal(train.images, expected.images)
+    assert torch.equal(train.labels, expected.labels)
+
+
+def test_a_damaged_gz_is_named(mnist_dir):
+    path = mnist_dir.joinpath(*RAW, "train-images-idx3-ubyte")
+    path.with_name(path.name + ".gz").write_bytes(b"\x1f\x8b not really gzip")
+    path.unlink()
+    with pytest.raises(common.UserError, match="train-images-idx3-ubyte.gz: cannot be unpacked"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+
+
 def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
     with pytest.raises(common.UserError) as err:
         common.load_mnist(str(tmp_path), torch.device("cpu"))
