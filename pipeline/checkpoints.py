@@ -91,14 +91,21 @@ def read(path: str) -> Any:
                         f"(garbage or truncated: {type(e).__name__}: {e})") from None
 
 
-def read_checkpoint(path: str, network: str) -> dict[str, Any]:
-    obj = read(path)
+def as_checkpoint(obj: Any, path: str, network: str) -> dict[str, Any] | None:
+    """`obj` if it is a --checkpoint file of this network's script, None if no checkpoint."""
     if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
-        raise UserError(f"{path}: not a checkpoint written by --checkpoint (a --save-model file "
-                        f"can be used with --load, not --resume)")
+        return None
     if obj["network"] != network:
         raise UserError(f"{path}: a checkpoint of {obj['network']}.py, not of {network}.py")
     return obj
+
+
+def read_checkpoint(path: str, network: str) -> dict[str, Any]:
+    checkpoint = as_checkpoint(read(path), path, network)
+    if checkpoint is None:
+        raise UserError(f"{path}: not a checkpoint written by --checkpoint (a --save-model file "
+                        f"can be used with --load, not --resume)")
+    return checkpoint
 
 
 def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | None:
@@ -107,14 +114,8 @@ def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | 
     Returns the checkpoint (for its metrics) or None for a plain state_dict.
     """
     obj = read(path)
-    checkpoint = obj if isinstance(obj, dict) and obj.get("format") == FORMAT else None
-    if checkpoint is not None:
-        if checkpoint["network"] != network:
-            raise UserError(f"{path}: a checkpoint of {checkpoint['network']}.py, not of "
-                            f"{network}.py")
-        state = checkpoint["model"]
-    else:
-        state = obj
+    checkpoint = as_checkpoint(obj, path, network)
+    state = checkpoint["model"] if checkpoint is not None else obj
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
         raise UserError(f"{path}: not a checkpoint or state_dict of these scripts")
     own = model.state_dict()
