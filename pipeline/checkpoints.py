@@ -50,10 +50,17 @@ def versions() -> dict[str, str]:
 
 def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, generator: torch.Generator, epoch: int,
-                    args: dict[str, Any], metrics: list[dict[str, float]]) -> dict[str, Any]:
+                    args: dict[str, Any], metrics: list[dict[str, float]], batch: int = 0,
+                    order_state: torch.Tensor | None = None) -> dict[str, Any]:
     """The whole training state. Under torchrun every rank must call this (it gathers each
-    rank's random state); rank 0 writes the result."""
-    rng = {"batch_order": generator.get_state(),  # the same on every rank
+    rank's random state); rank 0 writes the result.
+
+    `epoch` epochs are finished and `batch` batches of the next one (a test inside an epoch);
+    then `order_state` is the batch-order generator as it was before that epoch's permutation.
+    """
+    if batch and order_state is None:
+        raise ValueError("a checkpoint inside an epoch needs the generator state of its start")
+    rng = {"batch_order": order_state if batch else generator.get_state(),  # same on every rank
            "torch": distributed.gather_objects(torch.get_rng_state())}  # one per rank
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["cuda"] = distributed.gather_objects(torch.cuda.get_rng_state())
@@ -61,6 +68,7 @@ def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optim
         "format": FORMAT,
         "network": network,
         "epoch": epoch,
+        "batch": batch,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,

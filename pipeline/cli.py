@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -73,6 +76,9 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
     train.add_argument("--target-accuracy", type=positive_float, metavar="PCT",
                        help="stop as soon as the test accuracy reaches PCT (default: run all "
                             "epochs)")
+    train.add_argument("--evals-per-epoch", type=positive_int, metavar="N",
+                       help="test passes per epoch, evenly spaced, the last at its end "
+                            "(default: 4 with --target-accuracy, else 1)")
     train.add_argument("--test-batch-size", type=positive_int, default=1000, metavar="N",
                        help="test batch size (default: 1000)")
     train.add_argument("--seed", type=int, default=1, metavar="S",
@@ -99,8 +105,8 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
 
     state = p.add_argument_group("save, resume, reuse")
     state.add_argument("--checkpoint", metavar="PATH",
-                       help="after every epoch, write the whole training state here, atomically "
-                            "(default: none)")
+                       help="after every test pass (every epoch unless --evals-per-epoch), "
+                            "write the whole training state here, atomically (default: none)")
     state.add_argument("--resume", metavar="PATH",
                        help="continue the run saved in this checkpoint up to --epochs, with its "
                             "settings unless given again here (default: start afresh)")
@@ -116,8 +122,9 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
 
     look = p.add_argument_group("look at the run")
     look.add_argument("--metrics", metavar="PATH.csv",
-                      help="one CSV row per epoch: epoch, train_loss, test_loss, test_accuracy, "
-                           "seconds, lr (default: none)")
+                      help="one CSV row per test pass (per epoch unless --evals-per-epoch): "
+                           "epoch, train_loss, test_loss, test_accuracy, seconds, lr "
+                           "(default: none)")
     look.add_argument("--plot", metavar="PATH.png",
                       help="curves, confusion matrix, mistakes and first-layer filters "
                            "(default: none)")
@@ -274,7 +281,8 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
     if checkpoint is not None:
         resume_settings(args, checkpoint["args"])
     metrics: list[dict[str, float]] = list(checkpoint["metrics"]) if checkpoint else []
-    done = metrics[-1]["epoch"] if metrics else 0
+    done = checkpoint["epoch"] if checkpoint else 0  # epochs finished
+    into = checkpoint.get("batch", 0) if checkpoint else 0  # batches of the next one trained
     epochs = 1 if args.dry_run else args.epochs
     if done >= epochs:
         print(f"{args.resume} has finished {done} of {epochs} epochs; nothing to train "
@@ -286,7 +294,8 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
         test_data = test_data.head(args.test_batch_size)
     optimizer = make_optimizer(model, args)
     per_rank = len(train_data) // distributed.world_size()
-    scheduler = make_scheduler(optimizer, args, math.ceil(per_rank / args.batch_size))
+    num_batches = math.ceil(per_rank / args.batch_size)
+    scheduler = make_scheduler(optimizer, args, num_batches)
     generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
     if checkpoint is not None:
         checkpoints.restore(checkpoint, model, optimizer, scheduler, generator)
@@ -303,50 +312,67 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
     # expect the same number of calls on every rank), after taking rank 0's BN statistics.
     tester = model if distributed.active() else forward
 
-    saved = done  # the epoch that the file at args.checkpoint holds
+    test_at = {round(num_batches * k / args.evals_per_epoch)
+               for k in range(1, args.evals_per_epoch + 1)} - {0}
+    saved = position(done, into, num_batches)  # what the file at args.checkpoint holds
     epoch = done + 1
     reached = False
-    start = time.perf_counter()
-    try:
-        for epoch in range(done + 1, epochs + 1):
-            epoch_start = time.perf_counter()
-            train_loss = train_epoch(forward, optimizer, train_data, epoch, args.batch_size,
-                                     args.log_interval, generator, scheduler=scheduler,
-                                     augment=args.augment, amp=args.amp, dry_run=args.dry_run,
-                                     progress=args.progress and distributed.is_main())
-            distributed.broadcast_buffers(model)
-            test_loss, correct, _ = evaluate(tester, test_data, args.test_batch_size,
-                                             amp=args.amp, sharded=distributed.active())
-            print_test(test_loss, correct, len(test_data))
-            metrics.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss,
-                            "test_accuracy": 100.0 * correct / len(test_data),
-                            "seconds": time.perf_counter() - epoch_start,
-                            "lr": optimizer.param_groups[0]["lr"]})
-            if args.checkpoint:
-                state = checkpoints.make_checkpoint(network, model, optimizer, scheduler,
-                                                    generator, epoch, vars(args), metrics)
+    since = start = time.perf_counter()
+
+    def test(batches: int, train_loss: float) -> bool:
+        """A test pass after `batches` batches of `epoch`: print, record, save; True to stop."""
+        nonlocal saved, reached, since
+        distributed.broadcast_buffers(model)
+        test_loss, correct, _ = evaluate(tester, test_data, args.test_batch_size,
+                                         amp=args.amp, sharded=distributed.active())
+        print_test(test_loss, correct, len(test_data))
+        ended = batches == num_batches
+        metrics.append({"epoch": position(epoch - 1, batches, num_batches),
+                        "train_loss": train_loss, "test_loss": test_loss,
+                        "test_accuracy": 100.0 * correct / len(test_data),
+                        "seconds": time.perf_counter() - since,
+                        "lr": optimizer.param_groups[0]["lr"]})
+        if args.checkpoint:
+            state = checkpoints.make_checkpoint(
+                network, model, optimizer, scheduler, generator,
+                epoch if ended else epoch - 1, vars(args), metrics,
+                batch=0 if ended else batches, order_state=order_state)
+            with deferred_interrupt():  # Ctrl-C waits until the file and `saved` agree
                 if distributed.is_main():
                     checkpoints.atomic_save(state, args.checkpoint)
                 distributed.barrier()  # no rank runs ahead of the file on disk
-                saved = epoch
-            if args.metrics and distributed.is_main():
-                report.write_metrics(args.metrics, metrics)
-            if args.target_accuracy and metrics[-1]["test_accuracy"] >= args.target_accuracy:
-                reached = True
+                saved = metrics[-1]["epoch"]
+        if args.metrics and distributed.is_main():
+            report.write_metrics(args.metrics, metrics)
+        reached = bool(args.target_accuracy) and (
+            metrics[-1]["test_accuracy"] >= args.target_accuracy)
+        since = time.perf_counter()
+        return reached
+
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            order_state = generator.get_state()  # this epoch's permutation comes from here
+            train_epoch(forward, optimizer, train_data, epoch, args.batch_size,
+                        args.log_interval, generator, scheduler=scheduler,
+                        augment=args.augment, amp=args.amp, dry_run=args.dry_run,
+                        progress=args.progress and distributed.is_main(),
+                        start=into if epoch == done + 1 else 0, test_at=test_at, on_test=test)
+            if reached:
                 break
     except NonFiniteLoss as e:
         raise UserError(f"{e}{kept(args, saved)}") from None
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted in epoch {epoch}{kept(args, saved)}") from None
+        where = f"after epoch {epoch}" if saved == epoch else f"in epoch {epoch}"
+        raise Interrupted(f"interrupted {where}{kept(args, saved)}") from None
     seconds = time.perf_counter() - start
 
-    ran = metrics[-1]["epoch"] - done
+    ran = metrics[-1]["epoch"] - position(done, into, num_batches)
     best = max(metrics, key=lambda r: r["test_accuracy"])
     target = ""
     if args.target_accuracy:
         target = (f", target {args.target_accuracy:.2f}% "
                   f"{'reached' if reached else 'not reached'}")
-    print(f"Finished: {ran} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
+    print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
           f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
           f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
     if args.save_model and distributed.is_main():
@@ -359,7 +385,7 @@ def train(network: str, model: nn.Module, device: torch.device, args: argparse.N
 
 # what a resumed run takes from its checkpoint unless typed again
 RESUMED_SETTINGS = ("recipe", *recipes.LECTURE, "test_batch_size", "seed", "augment",
-                    "schedule_epochs", "amp")
+                    "schedule_epochs", "amp", "evals_per_epoch")
 
 
 def resume_settings(args: argparse.Namespace, saved: dict[str, Any]) -> None:
@@ -388,13 +414,36 @@ def set_lr(optimizer: torch.optim.Optimizer, scheduler: Any, args: argparse.Name
             group["momentum"] = args.momentum
 
 
-def kept(args: argparse.Namespace, saved: int) -> str:
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """A Ctrl-C inside the block is held back and raised when the block has finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def position(epochs: int, batches: int, num_batches: int) -> float:
+    """How far a run is, in epochs: 2 after two epochs, 2.25 a quarter into the third."""
+    if batches % num_batches == 0:
+        return epochs + batches // num_batches
+    return round(epochs + batches / num_batches, 2)
+
+
+def kept(args: argparse.Namespace, saved: float) -> str:
     """What a stopped run leaves behind, for the last line it prints."""
     if not args.checkpoint:
         return ""
     if not saved:
-        return f"; no epoch had finished, so {args.checkpoint} was not written"
-    return (f"; {args.checkpoint} holds epoch {saved}: continue with "
+        return f"; no test pass had run, so {args.checkpoint} was not written"
+    return (f"; {args.checkpoint} holds epoch {saved:g}: continue with "
             f"--resume {args.checkpoint}")
 
 
@@ -409,6 +458,8 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
     flags = {a.split("=")[0] for a in argv if a.startswith("--")}
     args.explicit = sorted(a.dest for a in parser._actions if set(a.option_strings) & flags)
     fill_recipe(args, network_name(net_factory))
+    if args.evals_per_epoch is None:
+        args.evals_per_epoch = 4 if args.target_accuracy else 1
     try:
         run(net_factory, args)
     except UserError as e:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Callable, Collection
 
 import torch
 import torch.nn.functional as F
@@ -49,13 +50,20 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
                 batch_size: int, log_interval: int, generator: torch.Generator, *,
                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
                 augment: int = 0, amp: bool = False, dry_run: bool = False,
-                progress: bool = False) -> float:
+                progress: bool = False, start: int = 0, test_at: Collection[int] = (),
+                on_test: Callable[[int, float], bool] | None = None) -> float:
     """One pass over a fresh permutation of `data`; returns the mean training loss.
 
     The step never waits for the device: each step's loss stays a device tensor until the
     next log line, where the window of losses is checked (a NaN or infinity stops the run,
     naming the batch) and summed in one go. Under torchrun each rank takes its shard of the
     same permutation, and the window is averaged over the ranks at the log line.
+
+    Testing inside the epoch: after each number of batches in `test_at`, on_test(batches done,
+    mean training loss since the last test) runs, and the epoch stops there if it returns
+    True. `start` skips the batches a resumed run has already trained (the generator must be
+    where it was when this epoch's permutation was drawn). A dry run's epoch ends after its
+    first batch.
     """
     model.train()
     device = data.labels.device
@@ -66,10 +74,12 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
     bar = None
     if progress:
         from tqdm import tqdm
-        bar = tqdm(total=num_batches, desc=f"Epoch {epoch}", unit="batch", leave=True)
+        bar = tqdm(total=num_batches, initial=start, desc=f"Epoch {epoch}", unit="batch",
+                   leave=True)
     window, sizes = [], []  # losses (device tensors) and batch sizes since the last log line
-    loss_sum, seen = 0.0, 0
-    for batch_idx in range(num_batches):
+    loss_sum, seen = 0.0, 0  # since the start of this call
+    part_sum, part_seen = 0.0, 0  # since the last test
+    for batch_idx in range(start, num_batches):
         idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
         images, labels = data.images[idx], data.labels[idx]
         if augment:
@@ -85,7 +95,9 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
         sizes.append(len(idx))
         if bar is not None:
             bar.update()
-        if batch_idx % log_interval == 0 or batch_idx == num_batches - 1 or dry_run:
+        done = num_batches if dry_run else batch_idx + 1
+        test_now = on_test is not None and (done in test_at or dry_run)
+        if batch_idx % log_interval == 0 or done == num_batches or test_now:
             losses = torch.stack(window).float()
             losses = distributed.all_reduce_sum(losses).div_(world).cpu()  # the one sync
             bad = (~torch.isfinite(losses)).nonzero()
@@ -95,16 +107,28 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
                     bar.close()
                 raise NonFiniteLoss(epoch, batch_idx - len(window) + 1 + first, num_batches,
                                     float(losses[first]))
-            loss_sum += float((losses * torch.tensor(sizes)).sum())
+            window_sum = float((losses * torch.tensor(sizes)).sum())
+            loss_sum += window_sum
+            part_sum += window_sum
             seen += sum(sizes)  # the same on every rank
+            part_seen += sum(sizes)
             window, sizes = [], []
             if bar is not None:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
             elif batch_idx % log_interval == 0:
                 print(f"Train Epoch: {epoch} [{batch_idx * len(idx) * world}/{n} "
                       f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {float(losses[-1]):.6f}")
-            if dry_run:
-                break
+            if test_now:
+                if bar is not None and done < num_batches:
+                    bar.clear()  # the test line goes where the bar was; the bar comes back below
+                stop = on_test(done, part_sum / part_seen)
+                if bar is not None:
+                    bar.refresh()
+                part_sum, part_seen = 0.0, 0
+                if stop:
+                    break
+        if dry_run:
+            break
     if bar is not None:
         bar.close()
     return loss_sum / seen

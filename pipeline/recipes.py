@@ -15,12 +15,15 @@ LECTURE = {
 }
 
 # The fast recipe: SGD with Nesterov momentum, a one-cycle schedule, batch 128; per network
-# only the epochs and the augmentation differ (measured: see the README).
+# only the epochs and the augmentation differ (measured: see the README). The lecture's two
+# networks get the shortest schedule that still passes 99.0%: 2 epochs. The simple one, with
+# 8,490 parameters, ends at 98.94-98.99% without shifts (seeds 1-3) and at 99.03-99.18% with
+# 1-pixel ones.
 ONECYCLE = {"batch_size": 128, "lr": 0.1, "momentum": 0.9, "optimizer": "nesterov",
             "weight_decay": 5e-4, "schedule": "onecycle"}
 FAST = {  # network (script name) -> the fast recipe
-    "simple_cnn": {**ONECYCLE, "epochs": 6, "augment": 0},
-    "inception_cnn": {**ONECYCLE, "epochs": 6, "augment": 0},
+    "simple_cnn": {**ONECYCLE, "epochs": 2, "augment": 1},
+    "inception_cnn": {**ONECYCLE, "epochs": 2, "augment": 0},
     "deep_cnn": {**ONECYCLE, "epochs": 6, "augment": 2},
     "inception_v3_cnn": {**ONECYCLE, "epochs": 4, "augment": 2},
     "densenet_cnn": {**ONECYCLE, "epochs": 4, "augment": 2},

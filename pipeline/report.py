@@ -14,7 +14,7 @@ METRIC_FIELDS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds",
 
 
 def write_metrics(path: str, rows: list[dict[str, float]]) -> None:
-    """One row per epoch; the whole file is rewritten (atomically) after every epoch."""
+    """One row per test pass; the whole file is rewritten (atomically) after every one."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=METRIC_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -89,8 +89,8 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
         for ax in (ax_loss, ax_acc):
             ax.text(0.5, 0.5, "no training history\nin this file", ha="center", va="center",
                     transform=ax.transAxes, color="grey")
-    ax_loss.set_title("loss per epoch")
-    ax_acc.set_title("test accuracy per epoch (%)")
+    ax_loss.set_title("loss")
+    ax_acc.set_title("test accuracy (%)")
 
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)

@@ -1,6 +1,7 @@
 """The shared loop and command line, end to end, on small data the tests write."""
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -18,9 +19,9 @@ SCRIPTS = ["simple_cnn.py", "inception_cnn.py", "deep_cnn.py", "inception_v3_cnn
 TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
                        re.M)
 TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
-FINISHED = re.compile(r"^Finished: (\d+) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
-                      r"best accuracy (\d+\.\d\d)% at epoch (\d+), final (\d+\.\d\d)%(, target .*)?$",
-                      re.M)
+FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
+                      r"best accuracy (\d+\.\d\d)% at epoch (\d+(?:\.\d+)?), "
+                      r"final (\d+\.\d\d)%(, target .*)?$", re.M)
 
 
 def train(module, capsys, *args: str) -> str:
@@ -50,6 +51,51 @@ def test_same_seed_gives_identical_losses(mnist_dir, capsys):
     other = TRAIN_LINE.findall(train(simple_cnn, capsys, *args, "--seed", "2"))
     assert first == second and len(first) == 7
     assert first != other
+
+
+def read_metrics(path) -> list[dict[str, float]]:
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def first_new_best_inside_epoch_2(rows: list[dict[str, float]]) -> int:
+    """The index of the first test pass inside epoch 2 that beats every earlier one."""
+    for i, row in enumerate(rows):
+        if 1 < row["epoch"] < 2 and row["test_accuracy"] > max(
+                r["test_accuracy"] for r in rows[:i]):
+            return i
+    raise AssertionError(f"no test pass inside epoch 2 beats the earlier ones: {rows}")
+
+
+def test_target_accuracy_stops_at_the_first_test_pass_that_reaches_it(mnist_dir, tmp_path,
+                                                                      capsys):
+    args = ("--data-dir", str(mnist_dir), "--epochs", "2", "--log-interval", "1000")
+    full, stopped = tmp_path / "full.csv", tmp_path / "stopped.csv"
+    out = train(simple_cnn, capsys, *args, "--evals-per-epoch", "4", "--metrics", str(full))
+    rows = read_metrics(full)
+    assert [r["epoch"] for r in rows] == [0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2]
+    assert len(TEST_LINE.findall(out)) == 8
+    pick = first_new_best_inside_epoch_2(rows)
+    target = rows[pick]["test_accuracy"]
+
+    # --target-accuracy tests four times an epoch unless told otherwise, and stops there
+    out = train(simple_cnn, capsys, *args, "--target-accuracy", str(target),
+                "--metrics", str(stopped))
+    kept = read_metrics(stopped)
+    assert [(r["epoch"], r["test_accuracy"]) for r in kept] == [
+        (r["epoch"], r["test_accuracy"]) for r in rows[:pick + 1]]
+    epochs, best, best_epoch, final, note = FINISHED.search(out).groups()
+    assert float(epochs) == rows[pick]["epoch"] and float(final) == target
+    assert float(best_epoch) == rows[pick]["epoch"] and note == f", target {target:.2f}% reached"
+    assert len(TEST_LINE.findall(out)) == pick + 1
+
+
+def test_target_accuracy_not_reached_runs_every_epoch(mnist_dir, capsys):
+    out = train(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--epochs", "1",
+                "--target-accuracy", "100", "--evals-per-epoch", "2", "--log-interval", "1000")
+    epochs, *_, note = FINISHED.search(out).groups()
+    assert epochs == "1" and note == ", target 100.00% not reached"
+    assert len(TEST_LINE.findall(out)) == 2
 
 
 def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):

@@ -17,7 +17,7 @@ import common
 import inception_cnn
 import simple_cnn
 from conftest import ROOT, draw_digit
-from test_training import FINISHED, TEST_LINE, TRAIN_LINE
+from test_training import FINISHED, TEST_LINE, TRAIN_LINE, first_new_best_inside_epoch_2
 
 NETWORKS = {"simple": simple_cnn, "inception": inception_cnn}
 
@@ -83,6 +83,34 @@ def test_resume_is_exact(name, mnist_dir, tmp_path, capsys):
     assert printed_tests(out_first) + printed_tests(out_resumed) == printed_tests(out_straight)
     a, b = common.read(str(straight)), common.read(str(split))
     assert a["epoch"] == b["epoch"] == 2
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert [r["test_accuracy"] for r in a["metrics"]] == [r["test_accuracy"] for r in b["metrics"]]
+
+
+def test_resume_from_a_test_pass_inside_an_epoch_is_exact(mnist_dir, tmp_path, capsys):
+    """--target-accuracy stops a run inside epoch 2; resuming it ends where a straight run did."""
+    args = ("--data-dir", str(mnist_dir), "--log-interval", "4", "--evals-per-epoch", "4",
+            "--epochs", "2")
+    straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
+    code, out_straight, _ = run(simple_cnn, capsys, *args, "--checkpoint", str(straight))
+    assert code == 0
+    rows = common.read(str(straight))["metrics"]
+    pick = first_new_best_inside_epoch_2(rows)
+    code, out_first, _ = run(simple_cnn, capsys, *args, "--checkpoint", str(split),
+                             "--target-accuracy", str(rows[pick]["test_accuracy"]))
+    assert code == 0
+    ck = common.read(str(split))
+    assert (ck["epoch"], ck["batch"]) == (1, round((rows[pick]["epoch"] - 1) * 32))  # 32 a epoch
+    code, out_resumed, _ = run(simple_cnn, capsys, *args, "--resume", str(split),
+                               "--checkpoint", str(split))
+    assert code == 0
+    assert train_lines(out_first, 2) + train_lines(out_resumed, 2) == train_lines(out_straight, 2)
+    assert printed_tests(out_first) + printed_tests(out_resumed) == printed_tests(out_straight)
+    epochs = FINISHED.search(out_resumed).group(1)
+    assert float(epochs) == 2 - rows[pick]["epoch"]
+    a, b = common.read(str(straight)), common.read(str(split))
+    assert (a["epoch"], a["batch"]) == (b["epoch"], b["batch"]) == (2, 0)
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
     assert [r["test_accuracy"] for r in a["metrics"]] == [r["test_accuracy"] for r in b["metrics"]]
@@ -339,6 +367,19 @@ def test_resume_keeps_the_checkpoints_settings_unless_given_again(trained, tmp_p
     assert ck["optimizer"]["param_groups"][0]["lr"] == 0.05
 
 
+def test_ctrl_c_during_a_save_waits_for_the_file(tmp_path):
+    from pipeline.cli import deferred_interrupt
+
+    path, finished = tmp_path / "ck.pt", []
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            common.atomic_save({"w": torch.ones(3)}, str(path))
+            finished.append(True)
+    assert finished and torch.equal(common.read(str(path))["w"], torch.ones(3))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_ctrl_c_stops_cleanly_and_the_checkpoint_resumes(mnist_dir, tmp_path):
     path = tmp_path / "ck.pt"
     script = [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu",
@@ -353,11 +394,12 @@ def test_ctrl_c_stops_cleanly_and_the_checkpoint_resumes(mnist_dir, tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.count("\n") == 1
-    match = re.fullmatch(r"stopped: interrupted in epoch (\d+); (.+) holds epoch (\d+): "
+    match = re.fullmatch(r"stopped: interrupted (in|after) epoch (\d+); (.+) holds epoch (\d+): "
                          r"continue with --resume (.+)\n", err)
-    assert match and match.group(2) == match.group(4) == str(path), err
+    assert match and match.group(3) == match.group(5) == str(path), err
     saved = common.read(str(path))["epoch"]
-    assert saved == int(match.group(3)) == int(match.group(1)) - 1
+    # Ctrl-C during an epoch's save waits for the file: then it stops "after" that epoch
+    assert saved == int(match.group(4)) == int(match.group(2)) - (match.group(1) == "in"), err
     assert len(printed_tests(out)) in (saved, saved + 1)  # Ctrl-C may come while saving
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
     resumed = subprocess.run(script + ["--epochs", str(saved + 1), "--resume", str(path)],
