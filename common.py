@@ -6,13 +6,14 @@ package `pipeline/`, one module per concern; this file gathers what scripts, tes
 benchmark use, so they all read `from common import ...` / `common.X`.
 """
 from pipeline.checkpoints import atomic_save, load_weights, read, read_checkpoint
-from pipeline.cli import (main, make_parser, network_name, pick_device, positive_int,
-                          prepare_model, run)
+from pipeline.cli import main, make_parser, positive_int
 from pipeline.data import (MNIST_FILES, MNIST_MEAN, MNIST_STD, Split, check_idx_file,
                            load_digit, load_mnist, normalise)
 from pipeline.errors import Interrupted, NonFiniteLoss, UserError
 from pipeline.loop import evaluate, print_test, train_epoch, training_loss
+from pipeline.device import pick_device, prepare_model
 from pipeline.report import flatten_size, summary, write_metrics
+from pipeline.run import network_name, run
 
 __all__ = [
     "atomic_save", "load_weights", "read", "read_checkpoint",

@@ -1,11 +1,15 @@
 """The shared pipeline behind every script, split by concern; `common.py` re-exports it.
 
-    errors.py       UserError: one clear line, no traceback
-    data.py         MNIST on disk -> normalised tensors on the device; the user's own pictures
+    cli.py          the command line: flags, their checks, main() and the exit statuses
+    run.py          what a command asks: summary, predict, evaluate, or a training run
+    training.py     the training run: start or resume, epochs, test passes, the last line
     loop.py         one training epoch, one evaluation, the lecture's printed lines
-    recipes.py      --recipe lecture / fast: optimiser, schedule, batch size, epochs
-    distributed.py  torchrun: process group, shards, all-reduce; no-ops without it
+    recipes.py      --recipe lecture / fast: settings, optimiser, schedule
+    device.py       the device, and the network's place and layout on it
+    data.py         MNIST on disk -> normalised tensors on the device; the user's own pictures
     checkpoints.py  atomic checkpoints, exact resume, safe loading
     report.py       metrics CSV, the plot, the layer summary
-    cli.py          the command line, the device, and the run that ties them together
+    distributed.py  torchrun: process group, shards, all-reduce; no-ops without it
+    interrupts.py   Ctrl-C held back while a checkpoint is written
+    errors.py       UserError: one clear line, no traceback
 """

@@ -46,6 +46,55 @@ def training_loss(output: torch.Tensor | tuple[torch.Tensor, ...],
     return F.nll_loss(output.float(), labels)
 
 
+class LossWindow:
+    """The training losses of an epoch, kept on the device until a log line reads them.
+
+    Reading (`flush`) is the step's one sync with the device: the losses since the last read
+    are checked (a NaN or infinity stops the run, naming its batch), averaged over the ranks
+    under torchrun, and added to two running sums: since the epoch began (`mean`) and since
+    the last test pass (`take_since_test`).
+    """
+
+    def __init__(self, epoch: int, num_batches: int) -> None:
+        self.epoch, self.num_batches = epoch, num_batches
+        self.losses: list[torch.Tensor] = []  # device tensors since the last read
+        self.sizes: list[int] = []
+        self.total, self.seen = 0.0, 0  # since the start of the epoch (or of a resumed part)
+        self.part, self.part_seen = 0.0, 0  # since the last test pass
+
+    def add(self, loss: torch.Tensor, size: int) -> None:
+        self.losses.append(loss.detach())
+        self.sizes.append(size)
+
+    def flush(self, batch_idx: int) -> float:
+        """Read the window that ends at batch `batch_idx`; returns that batch's loss."""
+        losses = torch.stack(self.losses).float()
+        world = distributed.world_size()
+        losses = distributed.all_reduce_sum(losses).div_(world).cpu()  # the one sync
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            first = int(bad[0])
+            raise NonFiniteLoss(self.epoch, batch_idx - len(self.losses) + 1 + first,
+                                self.num_batches, float(losses[first]))
+        window_sum = float((losses * torch.tensor(self.sizes)).sum())
+        self.total += window_sum
+        self.part += window_sum
+        self.seen += sum(self.sizes)  # the same on every rank
+        self.part_seen += sum(self.sizes)
+        self.losses, self.sizes = [], []
+        return float(losses[-1])
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.seen
+
+    def take_since_test(self) -> float:
+        """The mean loss since the last test pass; the next one starts counting afresh."""
+        mean = self.part / self.part_seen
+        self.part, self.part_seen = 0.0, 0
+        return mean
+
+
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split, epoch: int,
                 batch_size: int, log_interval: int, generator: torch.Generator, *,
                 scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
@@ -54,10 +103,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
                 on_test: Callable[[int, float], bool] | None = None) -> float:
     """One pass over a fresh permutation of `data`; returns the mean training loss.
 
-    The step never waits for the device: each step's loss stays a device tensor until the
-    next log line, where the window of losses is checked (a NaN or infinity stops the run,
-    naming the batch) and summed in one go. Under torchrun each rank takes its shard of the
-    same permutation, and the window is averaged over the ranks at the log line.
+    The step never waits for the device: the losses are read once per log line (LossWindow).
+    Under torchrun each rank takes its shard of the same permutation.
 
     Testing inside the epoch: after each number of batches in `test_at`, on_test(batches done,
     mean training loss since the last test) runs, and the epoch stops there if it returns
@@ -66,72 +113,60 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
     first batch.
     """
     model.train()
-    device = data.labels.device
-    n = len(data)
-    world = distributed.world_size()
+    device, n = data.labels.device, len(data)
     order = torch.randperm(n, generator=generator)[distributed.shard(n)].to(device)
     num_batches = math.ceil(len(order) / batch_size)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=num_batches, initial=start, desc=f"Epoch {epoch}", unit="batch",
-                   leave=True)
-    window, sizes = [], []  # losses (device tensors) and batch sizes since the last log line
-    loss_sum, seen = 0.0, 0  # since the start of this call
-    part_sum, part_seen = 0.0, 0  # since the last test
-    for batch_idx in range(start, num_batches):
-        idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
-        images, labels = data.images[idx], data.labels[idx]
-        if augment:
-            images = random_shift(images, augment)
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(device, amp):
-            loss = training_loss(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        window.append(loss.detach())
-        sizes.append(len(idx))
-        if bar is not None:
-            bar.update()
-        done = num_batches if dry_run else batch_idx + 1
-        test_now = on_test is not None and (done in test_at or dry_run)
-        if batch_idx % log_interval == 0 or done == num_batches or test_now:
-            losses = torch.stack(window).float()
-            losses = distributed.all_reduce_sum(losses).div_(world).cpu()  # the one sync
-            bad = (~torch.isfinite(losses)).nonzero()
-            if len(bad):
-                first = int(bad[0])
-                if bar is not None:
-                    bar.close()
-                raise NonFiniteLoss(epoch, batch_idx - len(window) + 1 + first, num_batches,
-                                    float(losses[first]))
-            window_sum = float((losses * torch.tensor(sizes)).sum())
-            loss_sum += window_sum
-            part_sum += window_sum
-            seen += sum(sizes)  # the same on every rank
-            part_seen += sum(sizes)
-            window, sizes = [], []
+    bar = progress_bar(epoch, num_batches, start) if progress else None
+    window = LossWindow(epoch, num_batches)
+    try:
+        for batch_idx in range(start, num_batches):
+            idx = order[batch_idx * batch_size:(batch_idx + 1) * batch_size]
+            images, labels = data.images[idx], data.labels[idx]
+            if augment:
+                images = random_shift(images, augment)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(device, amp):
+                loss = training_loss(model(images), labels)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            window.add(loss, len(idx))
             if bar is not None:
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}")
-            elif batch_idx % log_interval == 0:
-                print(f"Train Epoch: {epoch} [{batch_idx * len(idx) * world}/{n} "
-                      f"({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {float(losses[-1]):.6f}")
-            if test_now:
-                if bar is not None and done < num_batches:
-                    bar.clear()  # the test line goes where the bar was; the bar comes back below
-                stop = on_test(done, part_sum / part_seen)
+                bar.update()
+            done = num_batches if dry_run else batch_idx + 1
+            test_now = on_test is not None and (done in test_at or dry_run)
+            if batch_idx % log_interval == 0 or done == num_batches or test_now:
+                last = window.flush(batch_idx)
                 if bar is not None:
-                    bar.refresh()
-                part_sum, part_seen = 0.0, 0
-                if stop:
+                    bar.set_postfix(loss=f"{window.mean:.4f}")
+                elif batch_idx % log_interval == 0:
+                    print(f"Train Epoch: {epoch} [{batch_idx * len(idx) * distributed.world_size()}"
+                          f"/{n} ({100.0 * batch_idx / num_batches:.0f}%)]\tLoss: {last:.6f}")
+                if test_now and test_between(bar, on_test, done, num_batches, window):
                     break
-        if dry_run:
-            break
+            if dry_run:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    return window.mean
+
+
+def progress_bar(epoch: int, num_batches: int, start: int):
+    from tqdm import tqdm
+    return tqdm(total=num_batches, initial=start, desc=f"Epoch {epoch}", unit="batch", leave=True)
+
+
+def test_between(bar, on_test: Callable[[int, float], bool], done: int, num_batches: int,
+                 window: LossWindow) -> bool:
+    """Run a test pass after `done` batches (its line goes where the bar was); True to stop."""
+    if bar is not None and done < num_batches:
+        bar.clear()  # the bar comes back below the test line
+    stop = on_test(done, window.take_since_test())
     if bar is not None:
-        bar.close()
-    return loss_sum / seen
+        bar.refresh()
+    return stop
 
 
 @torch.inference_mode()

@@ -7,7 +7,13 @@ flag typed on the command line always wins over the recipe.
 """
 from __future__ import annotations
 
+import argparse
 import math
+
+import torch
+from torch import nn
+
+from .errors import UserError
 
 LECTURE = {
     "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
@@ -58,3 +64,47 @@ def lr_factor(step: int, total: int, schedule: str) -> float:
     if progress < warmup:
         return 0.1 + 0.9 * progress / warmup
     return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup) / (1.0 - warmup)))
+
+
+def fill(args: argparse.Namespace, network: str) -> None:
+    """Every recipe setting not typed on the command line comes from the recipe."""
+    args.recipe = args.recipe or default_recipe(network)
+    for key, value in settings(args.recipe, network).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.schedule_epochs = args.epochs  # the horizon of --schedule onecycle
+    if args.evals_per_epoch is None:
+        args.evals_per_epoch = 4 if args.target_accuracy else 1
+
+
+def make_optimizer(model: nn.Module, args: argparse.Namespace) -> torch.optim.Optimizer:
+    if args.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if args.optimizer == "nesterov" and args.momentum == 0:
+        raise UserError("--optimizer nesterov needs --momentum above 0")
+    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                           weight_decay=args.weight_decay, nesterov=args.optimizer == "nesterov")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace,
+                   steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """None for a constant rate (the lecture's loop stays exactly the lecture's)."""
+    if args.schedule == "constant":
+        return None
+    total = args.schedule_epochs * steps_per_epoch
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, total, args.schedule))
+
+
+def override_lr(optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LambdaLR | None,
+                args: argparse.Namespace) -> None:
+    """After a restore: a --lr or --momentum typed again replaces the checkpoint's."""
+    factor = 1.0
+    if scheduler is not None:
+        scheduler.base_lrs = [args.lr] * len(optimizer.param_groups)
+        factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = args.lr * factor
+        if "momentum" in group:
+            group["momentum"] = args.momentum

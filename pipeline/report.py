@@ -66,12 +66,21 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = test.labels.cpu()
     fig = plt.figure(figsize=(15, 9.5), layout="constrained")
     fig.suptitle(title, fontsize=14)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.05])
     ax_loss, ax_acc, ax_cm = top.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.1]})
+    plot_curves(ax_loss, ax_acc, metrics)
+    labels = test.labels.cpu()
+    plot_confusion(ax_cm, labels, predictions)
+    mistakes_fig, filters_fig = bottom.subfigures(1, 2, width_ratios=[1.5, 1])
+    plot_mistakes(mistakes_fig, test.images.cpu(), labels, predictions)
+    plot_filters(filters_fig, model)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
+
+def plot_curves(ax_loss, ax_acc, metrics: list[dict[str, float]]) -> None:
     epochs = [row["epoch"] for row in metrics]
     if metrics:
         ax_loss.plot(epochs, [r["train_loss"] for r in metrics], "o-", label="train")
@@ -92,48 +101,50 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
     ax_loss.set_title("loss")
     ax_acc.set_title("test accuracy (%)")
 
+
+def plot_confusion(ax, labels: torch.Tensor, predictions: torch.Tensor) -> None:
     confusion = torch.zeros(10, 10, dtype=torch.long)
     confusion.index_put_((labels, predictions), torch.ones_like(labels), accumulate=True)
     shade = confusion.float().log1p()
-    ax_cm.imshow(shade.numpy(), cmap="Blues")
+    ax.imshow(shade.numpy(), cmap="Blues")
     for t in range(10):
         for p in range(10):
             count = int(confusion[t, p])
             if count:  # white on the dark cells, black on the light ones
-                ax_cm.text(p, t, str(count), ha="center", va="center", fontsize=7,
-                           color="white" if shade[t, p] > shade.max() / 2 else "black")
-    ax_cm.set_xticks(range(10))
-    ax_cm.set_yticks(range(10))
-    ax_cm.set_xlabel("predicted")
-    ax_cm.set_ylabel("true")
+                ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
+                        color="white" if shade[t, p] > shade.max() / 2 else "black")
+    ax.set_xticks(range(10))
+    ax.set_yticks(range(10))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
     correct = int((predictions == labels).sum())
-    ax_cm.set_title(f"confusion matrix: {correct}/{len(labels)} correct")
+    ax.set_title(f"confusion matrix: {correct}/{len(labels)} correct")
 
-    mistakes_fig, filters_fig = bottom.subfigures(1, 2, width_ratios=[1.5, 1])
+
+def plot_mistakes(fig, images: torch.Tensor, labels: torch.Tensor,
+                  predictions: torch.Tensor) -> None:
     wrong = (predictions != labels).nonzero().flatten()[:24]
-    mistakes_fig.suptitle(f"test digits it gets wrong ({int((predictions != labels).sum())} in all; "
-                          f"true -> predicted)")
-    axes = mistakes_fig.subplots(3, 8).flatten()
-    images = test.images.cpu()
+    fig.suptitle(f"test digits it gets wrong ({int((predictions != labels).sum())} in all; "
+                 f"true -> predicted)")
+    axes = fig.subplots(3, 8).flatten()
     for ax, i in zip(axes, wrong.tolist() + [None] * len(axes)):
         ax.axis("off")
         if i is not None:
             ax.imshow((images[i, 0] * MNIST_STD + MNIST_MEAN).numpy(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="tab:red")
 
+
+def plot_filters(fig, model: nn.Module) -> None:
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     weights = conv.weight.detach().float().cpu()[:, 0]  # out x kH x kW, first input channel
     count = min(len(weights), 32)
     columns = 5 if count <= 10 else 8
     rows = -(-count // columns)
-    filters_fig.suptitle(f"first convolution's filters ({count} of {len(weights)}, "
-                         f"{weights.shape[1]}x{weights.shape[2]})")
-    axes = filters_fig.subplots(rows, columns, squeeze=False).flatten()
+    fig.suptitle(f"first convolution's filters ({count} of {len(weights)}, "
+                 f"{weights.shape[1]}x{weights.shape[2]})")
+    axes = fig.subplots(rows, columns, squeeze=False).flatten()
     for ax in axes:
         ax.axis("off")
     for ax, w in zip(axes, weights[:count]):
         limit = float(w.abs().max()) or 1.0
         ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-
-    fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -23,10 +23,10 @@ DUMP_RANK_WEIGHTS = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import torch
     import common
-    import pipeline.cli
+    import pipeline.run
     models = []
-    prepare = pipeline.cli.prepare_model
-    pipeline.cli.prepare_model = lambda net, device: models.append(prepare(net, device)) or models[-1]
+    prepare = pipeline.run.prepare_model
+    pipeline.run.prepare_model = lambda net, device: models.append(prepare(net, device)) or models[-1]
     import {script} as script
     try:
         script.main(sys.argv[1:])
@@ -99,8 +99,8 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
             if epoch == 3 and os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
                 os._exit(17) if os.environ["RANK"] == "1" else None
             return train_epoch(model, optimizer, data, epoch, *args, **kwargs)
-        import pipeline.cli
-        pipeline.cli.train_epoch = crashing
+        import pipeline.training
+        pipeline.training.train_epoch = crashing
         import simple_cnn
         simple_cnn.main(sys.argv[1:])
     """))

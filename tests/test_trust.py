@@ -368,7 +368,7 @@ def test_resume_keeps_the_checkpoints_settings_unless_given_again(trained, tmp_p
 
 
 def test_ctrl_c_during_a_save_waits_for_the_file(tmp_path):
-    from pipeline.cli import deferred_interrupt
+    from pipeline.interrupts import deferred_interrupt
 
     path, finished = tmp_path / "ck.pt", []
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,46 @@
+"""On what a run computes: the device, and the network's place and layout on it."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import distributed
+from .errors import UserError
+
+
+def pick_device(name: str) -> torch.device:
+    """The one place that chooses the device; asking for one that is not here is a UserError.
+
+    Under torchrun, `cuda` and `auto` mean this process's GPU, cuda:LOCAL_RANK.
+    """
+    if distributed.launched() and name in ("auto", "cuda") and torch.cuda.is_available():
+        name = f"cuda:{distributed.local_rank()}"
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name}: not a device name; use auto, cpu, cuda, cuda:N or mps")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"--device {name}: CUDA is not available on this machine "
+                            f"(torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} "
+                            f"CUDA device(s), numbered from 0")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UserError(f"--device {name}: MPS (Apple GPU) is not available on this machine; "
+                            f"use --device cpu")
+    elif device.type != "cpu":
+        raise UserError(f"--device {name}: unsupported; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move a network to the device in channels_last (NHWC), the fast layout for convolutions."""
+    return model.to(device=device, memory_format=torch.channels_last)

@@ -1,0 +1,67 @@
+"""What a command line asks of a network: its summary, predictions, a test pass, or training."""
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import checkpoints, distributed, report
+from .data import load_digit, load_mnist
+from .device import pick_device, prepare_model
+from .loop import evaluate, print_test
+from .training import Training, plot_test
+
+
+def network_name(net_factory: Callable[[], nn.Module]) -> str:
+    """The script that defines the network: simple_cnn, inception_cnn, ..."""
+    return Path(inspect.getfile(net_factory)).stem
+
+
+def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
+    """Do what `args` ask; a problem with the user's input is raised as a UserError."""
+    network = network_name(net_factory)
+    if args.summary:
+        print(report.summary(net_factory()))
+        return
+    device = pick_device(args.device)
+    distributed.setup(device)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
+    model = prepare_model(net_factory(), device)
+    if distributed.world_size() > 1:
+        torch.manual_seed(args.seed + distributed.rank())  # each rank its own augmentation
+    if args.load:
+        loaded = checkpoints.load_weights(model, args.load, network)
+        if args.predict:
+            predict(model, args.predict, device)
+        if args.evaluate:
+            evaluate_loaded(model, device, args, loaded["metrics"] if loaded else [],
+                            f"{network}: {args.load}")
+        if args.predict or args.evaluate:
+            return
+    Training(network, model, device, args).run()
+
+
+def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:
+    """One line per picture: its path, the digit, and the network's confidence."""
+    images = torch.stack([load_digit(path) for path in paths]).to(device)  # N x 1 x 28 x 28
+    model.eval()
+    with torch.inference_mode():
+        probabilities = model(images).float().exp()
+    confidence, digit = probabilities.max(dim=1)
+    for path, d, c in zip(paths, digit.tolist(), confidence.tolist()):
+        print(f"{path}: {d} ({100.0 * c:.1f}%)")
+
+
+def evaluate_loaded(model: nn.Module, device: torch.device, args: argparse.Namespace,
+                    history: list[dict[str, float]], title: str) -> None:
+    """The test line for loaded weights, and the plot if asked (with the file's own history)."""
+    test_data = load_mnist(args.data_dir, device)[1]
+    loss, correct, _ = evaluate(model, test_data, args.test_batch_size, amp=args.amp,
+                                sharded=distributed.active())
+    print_test(loss, correct, len(test_data))
+    if args.plot and distributed.is_main():
+        plot_test(model, test_data, args, history, title)

@@ -1,0 +1,179 @@
+"""A training run: started or resumed, its epochs, its test passes, its last line."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import torch
+from torch import nn
+
+from . import checkpoints, distributed, recipes, report
+from .data import Split, load_mnist
+from .errors import Interrupted, NonFiniteLoss, UserError
+from .interrupts import deferred_interrupt
+from .loop import evaluate, print_test, train_epoch
+
+
+def position(epochs: int, batches: int, num_batches: int) -> float:
+    """How far a run is, in epochs: 2 after two epochs, 2.25 a quarter into the third."""
+    if batches % num_batches == 0:
+        return epochs + batches // num_batches
+    return round(epochs + batches / num_batches, 2)
+
+
+class Training:
+    """One run of `--epochs`, from scratch or from `--resume`.
+
+    Its fields are the run's state: how far it is (`epoch`, and `done`/`into` where it started),
+    the metrics so far, what the file at --checkpoint holds (`saved`, in epochs), and whether
+    the target accuracy was `reached`. Each test pass updates them.
+    """
+
+    def __init__(self, network: str, model: nn.Module, device: torch.device,
+                 args: argparse.Namespace) -> None:
+        self.network, self.model, self.device, self.args = network, model, device, args
+        if (distributed.restarted() and not args.resume and args.checkpoint
+                and os.path.exists(args.checkpoint)):
+            args.resume = args.checkpoint  # torchrun --max-restarts: carry on from the last pass
+            args.explicit = [k for k in args.explicit if k not in checkpoints.RESUMED_SETTINGS]
+        self.resumed = checkpoints.read_checkpoint(args.resume, network) if args.resume else None
+        if self.resumed is not None:
+            checkpoints.resume_settings(args, self.resumed["args"])
+        self.metrics: list[dict[str, float]] = list(self.resumed["metrics"]) if self.resumed else []
+        self.done = self.resumed["epoch"] if self.resumed else 0  # epochs finished
+        self.into = self.resumed.get("batch", 0) if self.resumed else 0  # batches of the next
+        self.epochs = 1 if args.dry_run else args.epochs
+        self.epoch = self.done + 1
+        self.reached = False
+
+    def run(self) -> None:
+        """Train to the last epoch (or the target), then print the summary and write the files."""
+        if self.done >= self.epochs:
+            print(f"{self.args.resume} has finished {self.done} of {self.epochs} epochs; nothing "
+                  f"to train (raise --epochs to continue)")
+            return
+        self.set_up()
+        self.since = start = time.perf_counter()
+        try:
+            self.train_epochs()
+        except NonFiniteLoss as e:
+            raise UserError(f"{e}{self.kept()}") from None
+        except KeyboardInterrupt:
+            where = f"after epoch {self.epoch}" if self.saved == self.epoch else f"in epoch {self.epoch}"
+            raise Interrupted(f"interrupted {where}{self.kept()}") from None
+        self.finish(time.perf_counter() - start)
+
+    def set_up(self) -> None:
+        """Data, optimiser, schedule and batch order, restored from the checkpoint if resuming."""
+        args, model = self.args, self.model
+        self.train_data, self.test_data = load_mnist(args.data_dir, self.device)
+        if args.dry_run:
+            self.test_data = self.test_data.head(args.test_batch_size)
+        self.optimizer = recipes.make_optimizer(model, args)
+        per_rank = len(self.train_data) // distributed.world_size()
+        self.num_batches = math.ceil(per_rank / args.batch_size)
+        self.scheduler = recipes.make_scheduler(self.optimizer, args, self.num_batches)
+        self.generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
+        if self.resumed is not None:
+            checkpoints.restore(self.resumed, model, self.optimizer, self.scheduler,
+                                self.generator)
+            if "lr" in args.explicit or "momentum" in args.explicit:
+                recipes.override_lr(self.optimizer, self.scheduler, args)
+        # What the steps run; `model` itself is what is saved, evaluated and restored.
+        self.forward = model
+        if distributed.active():
+            self.forward = torch.nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        if args.compile:
+            self.forward = torch.compile(self.forward)
+        # Under torchrun each rank tests its shard with the plain module (DDP's forward would
+        # expect the same number of calls on every rank), after taking rank 0's BN statistics.
+        self.tester = model if distributed.active() else self.forward
+        self.test_at = {round(self.num_batches * k / args.evals_per_epoch)
+                        for k in range(1, args.evals_per_epoch + 1)} - {0}
+        self.saved = position(self.done, self.into, self.num_batches)  # what the file holds
+
+    def train_epochs(self) -> None:
+        args = self.args
+        for self.epoch in range(self.done + 1, self.epochs + 1):
+            self.order_state = self.generator.get_state()  # this epoch's permutation
+            train_epoch(self.forward, self.optimizer, self.train_data, self.epoch,
+                        args.batch_size, args.log_interval, self.generator,
+                        scheduler=self.scheduler, augment=args.augment, amp=args.amp,
+                        dry_run=args.dry_run, progress=args.progress and distributed.is_main(),
+                        start=self.into if self.epoch == self.done + 1 else 0,
+                        test_at=self.test_at, on_test=self.test)
+            if self.reached:
+                break
+
+    def test(self, batches: int, train_loss: float) -> bool:
+        """A test pass after `batches` batches of this epoch: print, record, save; True to stop."""
+        args = self.args
+        distributed.broadcast_buffers(self.model)
+        test_loss, correct, _ = evaluate(self.tester, self.test_data, args.test_batch_size,
+                                         amp=args.amp, sharded=distributed.active())
+        print_test(test_loss, correct, len(self.test_data))
+        self.metrics.append({"epoch": position(self.epoch - 1, batches, self.num_batches),
+                             "train_loss": train_loss, "test_loss": test_loss,
+                             "test_accuracy": 100.0 * correct / len(self.test_data),
+                             "seconds": time.perf_counter() - self.since,
+                             "lr": self.optimizer.param_groups[0]["lr"]})
+        if args.checkpoint:
+            self.save_checkpoint(batches)
+        if args.metrics and distributed.is_main():
+            report.write_metrics(args.metrics, self.metrics)
+        self.reached = bool(args.target_accuracy) and (
+            self.metrics[-1]["test_accuracy"] >= args.target_accuracy)
+        self.since = time.perf_counter()
+        return self.reached
+
+    def save_checkpoint(self, batches: int) -> None:
+        """The whole state after `batches` batches of this epoch, to --checkpoint."""
+        ended = batches == self.num_batches
+        state = checkpoints.make_checkpoint(
+            self.network, self.model, self.optimizer, self.scheduler, self.generator,
+            self.epoch if ended else self.epoch - 1, vars(self.args), self.metrics,
+            batch=0 if ended else batches, order_state=self.order_state)
+        with deferred_interrupt():  # Ctrl-C waits until the file and `saved` agree
+            if distributed.is_main():
+                checkpoints.atomic_save(state, self.args.checkpoint)
+            distributed.barrier()  # no rank runs ahead of the file on disk
+            self.saved = self.metrics[-1]["epoch"]
+
+    def finish(self, seconds: float) -> None:
+        """The summary line, then the trained weights and the plot (rank 0)."""
+        args, metrics = self.args, self.metrics
+        ran = metrics[-1]["epoch"] - position(self.done, self.into, self.num_batches)
+        best = max(metrics, key=lambda r: r["test_accuracy"])
+        target = ""
+        if args.target_accuracy:
+            target = (f", target {args.target_accuracy:.2f}% "
+                      f"{'reached' if self.reached else 'not reached'}")
+        print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
+              f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
+              f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
+        if args.save_model and distributed.is_main():
+            checkpoints.atomic_save({k: v.contiguous() for k, v in self.model.state_dict().items()},
+                                    args.save_model)
+        if args.plot and distributed.is_main():
+            plot_test(self.model, self.test_data, args, metrics,
+                      f"{self.network}: {metrics[-1]['epoch']} epochs")
+        distributed.barrier()
+
+    def kept(self) -> str:
+        """What a stopped run leaves behind, for the last line it prints."""
+        if not self.args.checkpoint:
+            return ""
+        if not self.saved:
+            return f"; no test pass had run, so {self.args.checkpoint} was not written"
+        return (f"; {self.args.checkpoint} holds epoch {self.saved:g}: continue with "
+                f"--resume {self.args.checkpoint}")
+
+
+def plot_test(model: nn.Module, test_data: Split, args: argparse.Namespace,
+              metrics: list[dict[str, float]], title: str) -> None:
+    """The network's predictions on the test set, drawn with the run's curves."""
+    _, _, predictions = evaluate(model, test_data, args.test_batch_size, keep_predictions=True)
+    report.plot(args.plot, metrics, model, test_data, predictions, title)
