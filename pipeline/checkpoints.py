@@ -7,40 +7,31 @@ every random state the run uses, so `--resume` continues as if it had never stop
 """
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 import pickle
 import platform
 import sys
-import tempfile
 from typing import Any
 
 import torch
 from torch import nn
 
-from . import distributed, recipes
+from . import distributed, files, recipes
 from .errors import UserError
 
 FORMAT = "lecture10-checkpoint/1"
 
 
 def atomic_save(obj: Any, path: str) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace: never half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # Ctrl-C included: leave the previous file whole, no litter
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """torch.save, atomically (files.write_bytes): never half a file, the old one kept on error.
+
+    Serialised in memory first: torch.save's own file writer turns a full disk into an
+    unreadable "enforce fail" message, a plain write gives "No space left on device".
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    files.write_bytes(path, buffer.getvalue())
 
 
 def versions() -> dict[str, str]:

@@ -13,20 +13,27 @@ from typing import Any, Callable
 
 from torch import nn
 
-from . import distributed, recipes
+from . import distributed, files, interrupts, recipes, report
 from .errors import Interrupted, UserError
 from .run import network_name, run
 
 
-def _number(kind: type, low: float, low_ok: bool) -> Callable[[str], Any]:
-    """An argparse type: `kind` (int or float), finite, and >= low (or > low)."""
+def _number(kind: type, low: float, low_ok: bool, high: float = math.inf,
+            high_ok: bool = True) -> Callable[[str], Any]:
+    """An argparse type: `kind` (int or float), finite, above `low` and below `high`
+    (each bound allowed itself where its `_ok` says so)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}")
-        if not math.isfinite(value) or value < low or (value == low and not low_ok):
-            raise argparse.ArgumentTypeError(f"{text} must be {'>=' if low_ok else '>'} {low}")
+        too_low = value < low or (value == low and not low_ok)
+        too_high = value > high or (value == high and not high_ok)
+        if not math.isfinite(value) or too_low or too_high:
+            bounds = f"{'>=' if low_ok else '>'} {low}"
+            if high != math.inf:
+                bounds += f" and {'<=' if high_ok else '<'} {high}"
+            raise argparse.ArgumentTypeError(f"{text} must be {bounds}")
         return value
     parse.__name__ = kind.__name__
     return parse
@@ -35,6 +42,8 @@ def _number(kind: type, low: float, low_ok: bool) -> Callable[[str], Any]:
 positive_int = _number(int, 1, True)
 positive_float = _number(float, 0.0, False)
 nonnegative_float = _number(float, 0.0, True)
+# torch.manual_seed takes any 64-bit integer, signed or unsigned
+seed_int = _number(int, -2**63, True, 2**64 - 1, True)
 
 
 def make_parser(description: str | None) -> argparse.ArgumentParser:
@@ -62,8 +71,8 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
     recipe.add_argument("--lr", type=positive_float, metavar="LR",
                         help="learning rate; the peak one with --schedule onecycle "
                              "(default: 0.01)")
-    recipe.add_argument("--momentum", type=nonnegative_float, metavar="M",
-                        help="SGD momentum (default: 0.5)")
+    recipe.add_argument("--momentum", type=_number(float, 0.0, True, 1.0, False), metavar="M",
+                        help="SGD momentum, from 0 up to (not including) 1 (default: 0.5)")
     recipe.add_argument("--optimizer", choices=("sgd", "nesterov", "adamw"),
                         help="sgd, SGD with Nesterov momentum, or AdamW (default: sgd)")
     recipe.add_argument("--weight-decay", type=nonnegative_float, metavar="WD",
@@ -71,14 +80,15 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
     recipe.add_argument("--schedule", choices=("constant", "onecycle"),
                         help="constant learning rate, or a 20%% warm-up then cosine decay over "
                              "the run's epochs (default: constant)")
-    recipe.add_argument("--augment", type=_number(int, 0, True), metavar="PIXELS",
+    recipe.add_argument("--augment", type=_number(int, 0, True, 27, True), metavar="PIXELS",
                         help="shift each training image by up to PIXELS in x and y; 0 is off "
                              "(default: 0)")
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     train = p.add_argument_group("training")
-    train.add_argument("--target-accuracy", type=positive_float, metavar="PCT",
+    train.add_argument("--target-accuracy", type=_number(float, 0.0, False, 100.0, True),
+                       metavar="PCT",
                        help="stop as soon as the test accuracy reaches PCT (default: run all "
                             "epochs)")
     train.add_argument("--evals-per-epoch", type=positive_int, metavar="N",
@@ -86,8 +96,9 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
                             "(default: 4 with --target-accuracy, else 1)")
     train.add_argument("--test-batch-size", type=positive_int, default=1000, metavar="N",
                        help="test batch size (default: 1000)")
-    train.add_argument("--seed", type=int, default=1, metavar="S",
-                       help="random seed: weights and batch order (default: 1)")
+    train.add_argument("--seed", type=seed_int, default=1, metavar="S",
+                       help="random seed, any 64-bit integer: weights and batch order "
+                            "(default: 1)")
     train.add_argument("--device", default="auto",
                        help="auto, cpu, cuda, cuda:N or mps; auto takes CUDA, then MPS, else CPU "
                             "(default: auto)")
@@ -145,23 +156,44 @@ def add_look_flags(p: argparse.ArgumentParser) -> None:
                            "(default: off)")
 
 
+OUTPUTS = ("save_model", "checkpoint", "metrics", "plot")  # the files a run writes
+
+
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Combinations that cannot work are usage errors (exit 2) before anything runs."""
     if (args.evaluate or args.predict) and not args.load:
         p.error("--evaluate and --predict need --load PATH (the weights to use)")
     if args.resume and args.load:
         p.error("--resume continues a run with its own weights; leave out --load")
-    for flag in ("save_model", "checkpoint", "metrics", "plot"):
+    if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
+        p.error(f"--data-dir {args.data_dir}: not a folder (give the folder that holds MNIST/raw)")
+    given = {}
+    for flag in OUTPUTS:
         path = getattr(args, flag)
-        if path is not None:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                p.error(f"--{flag.replace('_', '-')} {path}: the folder {folder} does not exist")
+        if path is None:
+            continue
+        name = f"--{flag.replace('_', '-')}"
+        problem = files.check_writable(path)
+        if problem:
+            p.error(f"{name} {path}: {problem}")
+        same = given.setdefault(os.path.realpath(path), name)
+        if same != name:
+            p.error(f"{same} and {name} both write {path}; give each its own file")
+    if args.plot and report.plot_format(args.plot) not in report.plot_formats():
+        p.error(f"--plot {args.plot}: matplotlib cannot write .{report.plot_format(args.plot)} "
+                f"files; use one of {', '.join(sorted(report.plot_formats()))}")
+
+
+def check_recipe(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What the filled-in recipe cannot run is a usage error too."""
+    if args.optimizer == "nesterov" and args.momentum == 0:
+        p.error("--optimizer nesterov needs --momentum above 0")
 
 
 def main(net_factory: Callable[[], nn.Module], description: str | None = None,
          argv: list[str] | None = None) -> None:
-    """Parse the command line and run; a UserError is one line on stderr (exit 1), Ctrl-C 130."""
+    """Parse the command line and run; a UserError is one line on stderr (exit 1), a usage
+    error argparse's (exit 2), a signal a line saying what was kept (exit 128 + N)."""
     parser = make_parser(description)
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -170,17 +202,25 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
     flags = {a.split("=")[0] for a in argv if a.startswith("--")}
     args.explicit = sorted(a.dest for a in parser._actions if set(a.option_strings) & flags)
     recipes.fill(args, network_name(net_factory))
+    check_recipe(parser, args)
     try:
-        run(net_factory, args)
+        with interrupts.handled():
+            run(net_factory, args)
     except UserError as e:
         where = f"rank {distributed.rank()}: " if distributed.rank() else ""
         print(f"{where}error: {e}", file=sys.stderr)
         sys.exit(1)
     except Interrupted as e:
-        print(f"stopped: {e}", file=sys.stderr)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        print("stopped: interrupted", file=sys.stderr)
-        sys.exit(130)
+        stopped(str(e), e.status)
+    except KeyboardInterrupt as e:  # before training began, or after it ended
+        stop = interrupts.as_stop(e)
+        stopped(stop.what, 128 + stop.signum)
     finally:
         distributed.cleanup()
+
+
+def stopped(message: str, status: int) -> None:
+    """A signal's one line (rank 0's: every rank stopped at the same step), then its status."""
+    if distributed.is_main():
+        print(f"stopped: {message}", file=sys.stderr)
+    sys.exit(status)

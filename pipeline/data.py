@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import struct
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,10 +41,20 @@ class Split:
 
 def _missing_data_message(raw: str, reason: str) -> str:
     names = ", ".join(MNIST_FILES)
-    return (f"MNIST is not in {raw} and could not be downloaded ({reason}). "
-            f"Expected the four files {names} (or the same names with .gz) in that folder. "
-            f"Connect to the internet and run again, copy the files there, or pass "
-            f"--data-dir with a folder that holds MNIST/raw/.")
+    return (f"MNIST is not in {raw} and could not be downloaded ({reason}).\n"
+            f"Put the four files {names} (or the same names with .gz) in that folder,\n"
+            f"connect to the internet and run again, or pass --data-dir with a folder that "
+            f"holds MNIST/raw/.")
+
+
+def _first_reason(error: Exception) -> str:
+    """One short line out of a download error (torchvision's lists every mirror it tried)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reasons = [line.strip("<>") for line in lines if line.startswith("<")]  # urlopen errors
+    reason = reasons[-1] if reasons else (lines[0] if lines else type(error).__name__)
+    if len(reason) > 160:
+        reason = reason[:157] + "..."
+    return f"{type(error).__name__}: {reason}"
 
 
 def check_idx_file(path: str, item_shape: tuple[int, ...]) -> int:
@@ -105,7 +116,7 @@ def load_mnist(data_dir: str, device: torch.device, download: bool = True) -> tu
         try:
             datasets.MNIST(data_dir, train=True, download=True)
         except Exception as e:  # no network, a mirror down, a bad checksum, a read-only folder
-            raise UserError(_missing_data_message(raw, f"{type(e).__name__}: {e}")) from None
+            raise UserError(_missing_data_message(raw, _first_reason(e))) from None
     counts = {name: check_idx_file(os.path.join(raw, name), shape)
               for name, shape in MNIST_FILES.items()}
     splits = []
@@ -131,18 +142,59 @@ def load_digit(path: str) -> torch.Tensor:
     """
     from PIL import Image, UnidentifiedImageError
 
+    if os.path.isdir(path):
+        raise UserError(f"{path}: a folder, not a picture")
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
+    too_large = f"{path}: too large for a picture of a digit ({{}}); not decoded"
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # Pillow warns from 89 million pixels; ours says no at 50
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads the header only
+        with img:
+            width, height = img.size
+            if width * height > MAX_PICTURE_PIXELS:
+                raise UserError(too_large.format(f"{width} x {height} pixels, at most "
+                                                 f"{MAX_PICTURE_PIXELS // 10**6} million"))
+            img.seek(0)  # an animation: its first frame
             img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                img = img.convert("RGBA")
-                paper = Image.new("RGBA", img.size, "white")  # transparent means paper
-                img = Image.alpha_composite(paper, img)
-            grey = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+            grey = grey_pixels(img)
+    except Image.DecompressionBombError as e:
+        raise UserError(too_large.format(str(e).rstrip("."))) from None
+    except (UnidentifiedImageError, OSError, ValueError, EOFError) as e:
         raise UserError(f"{path}: not a picture that can be read ({e})") from None
+
+    return prepare_digit(grey, path)
+
+
+MAX_PICTURE_PIXELS = 50 * 10**6  # a 50-megapixel photo; Pillow's own guard is at 179
+
+
+def grey_pixels(img) -> np.ndarray:
+    """Any Pillow picture -> H x W float32 grey in [0, 1], transparent parts as white paper.
+
+    16-bit, 32-bit and float pictures are read at their own precision and scaled by their
+    real range of values (Pillow's conversion to 8 bits would clip them to white or black).
+    """
+    from PIL import Image
+
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0,
+                               neginf=0.0)
+        low, high = float(values.min()), float(values.max())
+        return ((values - low) / (high - low if high > low else 1.0)).astype(np.float32)
+    if img.mode == "LAB":
+        img = img.getchannel("L")  # lightness
+    elif img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info:
+        img = img.convert("RGBA")
+        paper = Image.new("RGBA", img.size, "white")  # transparent means paper
+        img = Image.alpha_composite(paper, img)
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def prepare_digit(grey: np.ndarray, path: str) -> torch.Tensor:
+    """H x W grey in [0, 1] -> 1 x 28 x 28 as MNIST's digits were made (see load_digit)."""
+    from PIL import Image
 
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     if np.median(border) > 0.5:  # light paper: turn it into MNIST's light ink on dark

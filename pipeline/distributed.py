@@ -87,6 +87,20 @@ def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """The largest value over the ranks, in place; returns it."""
+    if active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank if `flag` is True on any; also a barrier. `device`: the collectives'."""
+    if not active():
+        return flag
+    return bool(all_reduce_max(torch.tensor([float(flag)], device=device)).item())
+
+
 def broadcast_buffers(model: torch.nn.Module) -> None:
     """Give every rank rank 0's buffers (batch-norm statistics), as a single run would have."""
     if active():

@@ -17,4 +17,11 @@ class NonFiniteLoss(UserError):
 
 
 class Interrupted(Exception):
-    """Ctrl-C, with a line saying what was kept: exit status 130."""
+    """A signal stopped the run (Ctrl-C, SIGTERM, SIGHUP), with a line saying what was kept.
+
+    The exit status is 128 + the signal's number: 130 for Ctrl-C, 143 for SIGTERM.
+    """
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.status = 128 + signum

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import distributed
+from . import distributed, interrupts
 from .data import MNIST_MEAN, MNIST_STD, Split
 from .errors import NonFiniteLoss
 
@@ -138,6 +138,7 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, data: Split,
             test_now = on_test is not None and (done in test_at or dry_run)
             if batch_idx % log_interval == 0 or done == num_batches or test_now:
                 last = window.flush(batch_idx)
+                interrupts.stop_together(device)  # under torchrun: all ranks stop at one step
                 if bar is not None:
                     bar.set_postfix(loss=f"{window.mean:.4f}")
                 elif batch_idx % log_interval == 0:

@@ -8,6 +8,7 @@ import os
 import torch
 from torch import nn
 
+from . import files
 from .data import MNIST_MEAN, MNIST_STD, Split
 
 METRIC_FIELDS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "lr")
@@ -20,10 +21,7 @@ def write_metrics(path: str, rows: list[dict[str, float]]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: row[k] for k in METRIC_FIELDS})
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", newline="") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, path)
+    files.write_bytes(path, buffer.getvalue().encode())
 
 
 def classifier(model: nn.Module) -> tuple[str, nn.Linear]:
@@ -76,8 +74,21 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
     mistakes_fig, filters_fig = bottom.subfigures(1, 2, width_ratios=[1.5, 1])
     plot_mistakes(mistakes_fig, test.images.cpu(), labels, predictions)
     plot_filters(filters_fig, model)
-    fig.savefig(path, dpi=90)
+    image = io.BytesIO()
+    fig.savefig(image, dpi=90, format=plot_format(path))
     plt.close(fig)
+    files.write_bytes(path, image.getvalue())
+
+
+def plot_format(path: str) -> str:
+    """The picture format the file name asks for; PNG when it names none."""
+    return os.path.splitext(path)[1][1:].lower() or "png"
+
+
+def plot_formats() -> set[str]:
+    """Every format matplotlib can write here (png, pdf, svg, jpg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    return set(FigureCanvasAgg.get_supported_filetypes())
 
 
 def plot_curves(ax_loss, ax_acc, metrics: list[dict[str, float]]) -> None:

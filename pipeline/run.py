@@ -32,7 +32,8 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
     if distributed.world_size() > 1:
-        torch.manual_seed(args.seed + distributed.rank())  # each rank its own augmentation
+        # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
+        torch.manual_seed((args.seed + distributed.rank()) % 2**64)
     if args.load:
         loaded = checkpoints.load_weights(model, args.load, network)
         if args.predict:

@@ -5,14 +5,14 @@ import argparse
 import math
 import os
 import time
+from typing import Callable
 
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, recipes, report
+from . import checkpoints, distributed, interrupts, recipes, report
 from .data import Split, load_mnist
 from .errors import Interrupted, NonFiniteLoss, UserError
-from .interrupts import deferred_interrupt
 from .loop import evaluate, print_test, train_epoch
 
 
@@ -60,9 +60,12 @@ class Training:
             self.train_epochs()
         except NonFiniteLoss as e:
             raise UserError(f"{e}{self.kept()}") from None
-        except KeyboardInterrupt:
+        except UserError as e:  # a file that could not be written
+            raise UserError(f"{e}; training stopped in epoch {self.epoch}{self.kept()}") from None
+        except KeyboardInterrupt as e:
+            stop = interrupts.as_stop(e)
             where = f"after epoch {self.epoch}" if self.saved == self.epoch else f"in epoch {self.epoch}"
-            raise Interrupted(f"interrupted {where}{self.kept()}") from None
+            raise Interrupted(f"{stop.what} {where}{self.kept()}", stop.signum) from None
         self.finish(time.perf_counter() - start)
 
     def set_up(self) -> None:
@@ -74,6 +77,9 @@ class Training:
         self.optimizer = recipes.make_optimizer(model, args)
         per_rank = len(self.train_data) // distributed.world_size()
         self.num_batches = math.ceil(per_rank / args.batch_size)
+        if args.evals_per_epoch > self.num_batches:
+            raise UserError(f"--evals-per-epoch {args.evals_per_epoch}: an epoch has only "
+                            f"{self.num_batches} batches of {args.batch_size} here")
         self.scheduler = recipes.make_scheduler(self.optimizer, args, self.num_batches)
         self.generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
         if self.resumed is not None:
@@ -120,27 +126,46 @@ class Training:
                              "test_accuracy": 100.0 * correct / len(self.test_data),
                              "seconds": time.perf_counter() - self.since,
                              "lr": self.optimizer.param_groups[0]["lr"]})
-        if args.checkpoint:
-            self.save_checkpoint(batches)
-        if args.metrics and distributed.is_main():
-            report.write_metrics(args.metrics, self.metrics)
+        self.save(batches)
         self.reached = bool(args.target_accuracy) and (
             self.metrics[-1]["test_accuracy"] >= args.target_accuracy)
         self.since = time.perf_counter()
         return self.reached
 
-    def save_checkpoint(self, batches: int) -> None:
-        """The whole state after `batches` batches of this epoch, to --checkpoint."""
+    def save(self, batches: int) -> None:
+        """The metrics so far, and the whole state after `batches` batches of this epoch."""
+        args = self.args
+        if not (args.checkpoint or args.metrics):
+            return
         ended = batches == self.num_batches
-        state = checkpoints.make_checkpoint(
-            self.network, self.model, self.optimizer, self.scheduler, self.generator,
-            self.epoch if ended else self.epoch - 1, vars(self.args), self.metrics,
-            batch=0 if ended else batches, order_state=self.order_state)
-        with deferred_interrupt():  # Ctrl-C waits until the file and `saved` agree
-            if distributed.is_main():
-                checkpoints.atomic_save(state, self.args.checkpoint)
-            distributed.barrier()  # no rank runs ahead of the file on disk
-            self.saved = self.metrics[-1]["epoch"]
+        state = None
+        if args.checkpoint:  # every rank: it gathers their random states
+            state = checkpoints.make_checkpoint(
+                self.network, self.model, self.optimizer, self.scheduler, self.generator,
+                self.epoch if ended else self.epoch - 1, vars(args), self.metrics,
+                batch=0 if ended else batches, order_state=self.order_state)
+
+        def write() -> None:
+            if args.metrics:
+                report.write_metrics(args.metrics, self.metrics)
+            if state is not None:
+                checkpoints.atomic_save(state, args.checkpoint)
+
+        with interrupts.deferred_interrupt():  # a signal waits until the file and `saved` agree
+            self.on_main(write)  # no rank runs ahead of the files on disk
+            if state is not None:
+                self.saved = self.metrics[-1]["epoch"]
+
+    def on_main(self, write: Callable[[], None]) -> None:
+        """Rank 0 writes; every rank stops with the error if that failed."""
+        error = None
+        if distributed.is_main():
+            try:
+                write()
+            except UserError as e:
+                error = e
+        if distributed.any_rank(error is not None, self.device):
+            raise error or UserError("rank 0 could not write a file (its error line says which)")
 
     def finish(self, seconds: float) -> None:
         """The summary line, then the trained weights and the plot (rank 0)."""
@@ -154,12 +179,15 @@ class Training:
         print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
               f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
               f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
-        if args.save_model and distributed.is_main():
-            checkpoints.atomic_save({k: v.contiguous() for k, v in self.model.state_dict().items()},
-                                    args.save_model)
-        if args.plot and distributed.is_main():
-            plot_test(self.model, self.test_data, args, metrics,
-                      f"{self.network}: {metrics[-1]['epoch']} epochs")
+        title = f"{self.network}: {metrics[-1]['epoch']} epochs"
+        try:
+            if args.save_model:
+                state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
+                self.on_main(lambda: checkpoints.atomic_save(state, args.save_model))
+            if args.plot:
+                self.on_main(lambda: plot_test(self.model, self.test_data, args, metrics, title))
+        except UserError as e:
+            raise UserError(f"{e}{self.kept()}") from None
         distributed.barrier()
 
     def kept(self) -> str:
@@ -167,6 +195,8 @@ class Training:
         if not self.args.checkpoint:
             return ""
         if not self.saved:
+            if len(self.metrics) > (len(self.resumed["metrics"]) if self.resumed else 0):
+                return f"; no checkpoint could be written to {self.args.checkpoint}"
             return f"; no test pass had run, so {self.args.checkpoint} was not written"
         return (f"; {self.args.checkpoint} holds epoch {self.saved:g}: continue with "
                 f"--resume {self.args.checkpoint}")

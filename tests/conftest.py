@@ -8,6 +8,7 @@ untrained network scores about 10%.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import struct
 import sys
@@ -20,6 +21,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scripts live at the top level, not in a package
 
 REAL_DATA = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+
+def run(module, capsys, *args: str) -> tuple[int, str, str]:
+    """A script's main() in this process: (exit status, stdout, stderr)."""
+    try:
+        module.main(["--device", "cpu", *args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import signal
@@ -16,25 +15,10 @@ import torch
 import common
 import inception_cnn
 import simple_cnn
-from conftest import ROOT, draw_digit
+from conftest import ROOT, digest, draw_digit, run
 from test_training import FINISHED, TEST_LINE, TRAIN_LINE, first_new_best_inside_epoch_2
 
 NETWORKS = {"simple": simple_cnn, "inception": inception_cnn}
-
-
-def run(module, capsys, *args: str) -> tuple[int, str, str]:
-    """A script's main() in this process: (exit status, stdout, stderr)."""
-    try:
-        module.main(["--device", "cpu", *args])
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def digest(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 def printed_tests(out: str) -> list[str]:
