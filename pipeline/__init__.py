@@ -9,7 +9,10 @@
     data.py         MNIST on disk -> normalised tensors on the device; the user's own pictures
     checkpoints.py  atomic checkpoints, exact resume, safe loading
     report.py       metrics CSV, the plot, the layer summary
+    board.py        --tensorboard: the metrics, figures, histograms and graph
+    export.py       --export-onnx, checked with onnxruntime on the test set
+    files.py        writing files whole or not at all
     distributed.py  torchrun: process group, shards, all-reduce; no-ops without it
-    interrupts.py   Ctrl-C held back while a checkpoint is written
+    interrupts.py   Ctrl-C, SIGTERM, SIGHUP: one line, and every rank stops at one step
     errors.py       UserError: one clear line, no traceback
 """

@@ -21,6 +21,7 @@ from . import distributed, files, recipes
 from .errors import UserError
 
 FORMAT = "lecture10-checkpoint/1"
+SAFETENSORS_FORMAT = "lecture10-weights/1"
 
 
 def atomic_save(obj: Any, path: str) -> None:
@@ -32,6 +33,40 @@ def atomic_save(obj: Any, path: str) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     files.write_bytes(path, buffer.getvalue())
+
+
+def is_safetensors(path: str) -> bool:
+    return path.lower().endswith(".safetensors")
+
+
+def save_weights(model: nn.Module, path: str, network: str) -> None:
+    """The trained weights alone: a state_dict (.pt), or tensors only with no pickle at all
+    (.safetensors, with the network's name in its metadata)."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if not is_safetensors(path):
+        return atomic_save(state, path)
+    from safetensors.torch import save
+    files.write_bytes(path, save(state, metadata={"format": SAFETENSORS_FORMAT,
+                                                   "network": network}))
+
+
+def read_safetensors(path: str, network: str) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file (a format that holds no code); checked as read."""
+    from safetensors import safe_open
+
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no such file")
+    try:
+        with safe_open(path, framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            state = {key: f.get_tensor(key) for key in f.keys()}
+    except Exception as e:  # a header that is garbage, a file cut short
+        raise UserError(f"{path}: not a safetensors file that can be read "
+                        f"({type(e).__name__}: {e})") from None
+    saved_for = metadata.get("network")
+    if saved_for is not None and saved_for != network:
+        raise UserError(f"{path}: the weights of {saved_for}.py, not of {network}.py")
+    return state
 
 
 def versions() -> dict[str, str]:
@@ -111,11 +146,15 @@ def read_checkpoint(path: str, network: str) -> dict[str, Any]:
 def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | None:
     """Put the weights of a --save-model file or a checkpoint into `model`.
 
-    Returns the checkpoint (for its metrics) or None for a plain state_dict.
+    Returns the checkpoint (for its metrics) or None for a plain state_dict or a
+    .safetensors file.
     """
-    obj = read(path)
-    checkpoint = as_checkpoint(obj, path, network)
-    state = checkpoint["model"] if checkpoint is not None else obj
+    if is_safetensors(path):
+        checkpoint, state = None, read_safetensors(path, network)
+    else:
+        obj = read(path)
+        checkpoint = as_checkpoint(obj, path, network)
+        state = checkpoint["model"] if checkpoint is not None else obj
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
         raise UserError(f"{path}: not a checkpoint or state_dict of these scripts")
     own = model.state_dict()

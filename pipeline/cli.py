@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from . import distributed, files, interrupts, recipes, report
+from . import checkpoints, distributed, files, interrupts, recipes, report
 from .errors import Interrupted, UserError
 from .run import network_name, run
 
@@ -111,13 +111,18 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
                        help="one logged batch and a short test pass, for smoke runs "
                             "(default: off)")
     train.add_argument("--save-model", metavar="PATH",
-                       help="write the trained state_dict here (default: not saved)")
+                       help="write the trained weights here: a state_dict (.pt), or tensors "
+                            "only with no pickle (.safetensors) (default: not saved)")
     train.add_argument("--amp", action="store_true",
                        help="bf16 autocast, for CPUs with AVX-512 BF16 or AMX and for CUDA "
                             "(default: off, fp32)")
     train.add_argument("--compile", action="store_true",
                        help="torch.compile the network; meant for CUDA, slower on the CPUs "
                             "measured here (default: off)")
+    train.add_argument("--deterministic", action="store_true",
+                       help="deterministic kernels only (torch.use_deterministic_algorithms, "
+                            "cuDNN and cuBLAS settings), so that two runs on one GPU print the "
+                            "same lines; CPU runs already do (default: off)")
 
 
 def add_state_flags(p: argparse.ArgumentParser) -> None:
@@ -129,18 +134,25 @@ def add_state_flags(p: argparse.ArgumentParser) -> None:
                        help="continue the run saved in this checkpoint up to --epochs, with its "
                             "settings unless given again here (default: start afresh)")
     state.add_argument("--load", metavar="PATH",
-                       help="weights to start from: a --save-model file or a checkpoint "
-                            "(default: none)")
+                       help="weights to start from: a --save-model file (.pt or .safetensors) "
+                            "or a checkpoint (default: none)")
     state.add_argument("--evaluate", action="store_true",
                        help="with --load: print the test-set line for those weights, train "
                             "nothing (default: off)")
     state.add_argument("--predict", nargs="+", metavar="IMAGE",
                        help="with --load: classify your own pictures of digits (PNG, JPEG), "
                             "one line per file; no data needed (default: none)")
+    state.add_argument("--export-onnx", metavar="PATH.onnx",
+                       help="export the trained network (or, with --load, those weights, "
+                            "training nothing) to ONNX, checked with onnxruntime on the test "
+                            "set (default: none)")
 
 
 def add_look_flags(p: argparse.ArgumentParser) -> None:
     look = p.add_argument_group("look at the run")
+    look.add_argument("--tensorboard", metavar="DIR",
+                      help="TensorBoard logs here: the metrics at every test pass; the plot's "
+                           "figures, weight histograms and the graph at the end (default: none)")
     look.add_argument("--metrics", metavar="PATH.csv",
                       help="one CSV row per test pass (per epoch unless --evals-per-epoch): "
                            "epoch, train_loss, test_loss, test_accuracy, seconds, lr "
@@ -156,7 +168,7 @@ def add_look_flags(p: argparse.ArgumentParser) -> None:
                            "(default: off)")
 
 
-OUTPUTS = ("save_model", "checkpoint", "metrics", "plot")  # the files a run writes
+OUTPUTS = ("save_model", "checkpoint", "metrics", "plot", "export_onnx")  # files a run writes
 
 
 def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -179,9 +191,28 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         same = given.setdefault(os.path.realpath(path), name)
         if same != name:
             p.error(f"{same} and {name} both write {path}; give each its own file")
+    if args.checkpoint and checkpoints.is_safetensors(args.checkpoint):
+        p.error(f"--checkpoint {args.checkpoint}: a checkpoint holds the optimiser and random "
+                f"states, which safetensors cannot; use .pt (--save-model can be .safetensors)")
+    if args.tensorboard:
+        check_tensorboard(p, args)
     if args.plot and report.plot_format(args.plot) not in report.plot_formats():
         p.error(f"--plot {args.plot}: matplotlib cannot write .{report.plot_format(args.plot)} "
                 f"files; use one of {', '.join(sorted(report.plot_formats()))}")
+
+
+def check_tensorboard(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.load and (args.evaluate or args.predict or args.export_onnx):
+        p.error("--tensorboard records a training run; with --load it needs no --evaluate, "
+                "--predict or --export-onnx")
+    folder = os.path.abspath(args.tensorboard)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        p.error(f"--tensorboard {args.tensorboard}: not a folder")
+    existing = folder
+    while not os.path.exists(existing):  # SummaryWriter makes the missing folders
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        p.error(f"--tensorboard {args.tensorboard}: {existing} cannot be written")
 
 
 def check_recipe(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:

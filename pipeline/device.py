@@ -1,6 +1,8 @@
 """On what a run computes: the device, and the network's place and layout on it."""
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -39,6 +41,19 @@ def pick_device(name: str) -> torch.device:
     elif device.type != "cpu":
         raise UserError(f"--device {name}: unsupported; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def make_deterministic() -> None:
+    """--deterministic: the same lines from two runs on one GPU, as on the CPU already.
+
+    Every op must take its deterministic kernel (one that has none raises an error naming
+    it), cuDNN must not pick kernels by timing them, and cuBLAS needs a fixed workspace,
+    which it reads from the environment before CUDA starts.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
 
 
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:

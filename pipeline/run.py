@@ -9,9 +9,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, report
+from . import checkpoints, distributed, export, report
 from .data import load_digit, load_mnist
-from .device import pick_device, prepare_model
+from .device import make_deterministic, pick_device, prepare_model
 from .loop import evaluate, print_test
 from .training import Training, plot_test
 
@@ -27,6 +27,8 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     if args.summary:
         print(report.summary(net_factory()))
         return
+    if args.deterministic:
+        make_deterministic()
     device = pick_device(args.device)
     distributed.setup(device)
     torch.manual_seed(args.seed)  # the same initial weights on every rank
@@ -41,7 +43,10 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
         if args.evaluate:
             evaluate_loaded(model, device, args, loaded["metrics"] if loaded else [],
                             f"{network}: {args.load}")
-        if args.predict or args.evaluate:
+        if args.export_onnx and distributed.is_main():
+            test_data = load_mnist(args.data_dir, device)[1]
+            export.export_onnx(model, args.export_onnx, test_data, args.test_batch_size)
+        if args.predict or args.evaluate or args.export_onnx:
             return
     Training(network, model, device, args).run()
 

@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, interrupts, recipes, report
+from . import board, checkpoints, distributed, export, interrupts, recipes, report
 from .data import Split, load_mnist
 from .errors import Interrupted, NonFiniteLoss, UserError
 from .loop import evaluate, print_test, train_epoch
@@ -55,9 +55,23 @@ class Training:
                   f"to train (raise --epochs to continue)")
             return
         self.set_up()
-        self.since = start = time.perf_counter()
+        try:
+            start = time.perf_counter()
+            self.train_until_stopped()
+            self.finish(time.perf_counter() - start)
+        finally:
+            if self.board:
+                self.board.close()
+
+    def train_until_stopped(self) -> None:
+        """The epochs; whatever stops them early becomes one line saying what was kept."""
+        self.since = time.perf_counter()
         try:
             self.train_epochs()
+        except RuntimeError as e:
+            if "deterministic" not in str(e):
+                raise
+            raise UserError(f"--deterministic: {str(e).splitlines()[0]}{self.kept()}") from None
         except NonFiniteLoss as e:
             raise UserError(f"{e}{self.kept()}") from None
         except UserError as e:  # a file that could not be written
@@ -66,7 +80,6 @@ class Training:
             stop = interrupts.as_stop(e)
             where = f"after epoch {self.epoch}" if self.saved == self.epoch else f"in epoch {self.epoch}"
             raise Interrupted(f"{stop.what} {where}{self.kept()}", stop.signum) from None
-        self.finish(time.perf_counter() - start)
 
     def set_up(self) -> None:
         """Data, optimiser, schedule and batch order, restored from the checkpoint if resuming."""
@@ -100,6 +113,10 @@ class Training:
         self.test_at = {round(self.num_batches * k / args.evals_per_epoch)
                         for k in range(1, args.evals_per_epoch + 1)} - {0}
         self.saved = position(self.done, self.into, self.num_batches)  # what the file holds
+        self.step = self.done * self.num_batches + self.into  # batches trained, for TensorBoard
+        self.board = None
+        if args.tensorboard and distributed.is_main():
+            self.board = board.Board(args.tensorboard, self.step, self.resumed is not None)
 
     def train_epochs(self) -> None:
         args = self.args
@@ -126,6 +143,9 @@ class Training:
                              "test_accuracy": 100.0 * correct / len(self.test_data),
                              "seconds": time.perf_counter() - self.since,
                              "lr": self.optimizer.param_groups[0]["lr"]})
+        self.step = (self.epoch - 1) * self.num_batches + batches
+        if self.board:
+            self.board.test_pass(self.metrics[-1], self.step)
         self.save(batches)
         self.reached = bool(args.target_accuracy) and (
             self.metrics[-1]["test_accuracy"] >= args.target_accuracy)
@@ -179,16 +199,27 @@ class Training:
         print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
               f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
               f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
-        title = f"{self.network}: {metrics[-1]['epoch']} epochs"
         try:
-            if args.save_model:
-                state = {k: v.contiguous() for k, v in self.model.state_dict().items()}
-                self.on_main(lambda: checkpoints.atomic_save(state, args.save_model))
-            if args.plot:
-                self.on_main(lambda: plot_test(self.model, self.test_data, args, metrics, title))
+            self.on_main(self.write_results)
         except UserError as e:
             raise UserError(f"{e}{self.kept()}") from None
-        distributed.barrier()
+
+    def write_results(self) -> None:
+        """What the run was asked to leave: weights, plot, TensorBoard's figures, ONNX."""
+        args = self.args
+        if args.save_model:
+            checkpoints.save_weights(self.model, args.save_model, self.network)
+        if args.plot or self.board:
+            _, _, predictions = evaluate(self.model, self.test_data, args.test_batch_size,
+                                         keep_predictions=True)
+            if args.plot:
+                report.plot(args.plot, self.metrics, self.model, self.test_data, predictions,
+                            f"{self.network}: {self.metrics[-1]['epoch']} epochs")
+            if self.board:
+                self.board.end(self.model, self.test_data, predictions, self.step)
+        if args.export_onnx:
+            export.export_onnx(self.model, args.export_onnx, self.test_data,
+                               args.test_batch_size)
 
     def kept(self) -> str:
         """What a stopped run leaves behind, for the last line it prints."""

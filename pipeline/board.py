@@ -1,0 +1,70 @@
+"""--tensorboard DIR: a training run as TensorBoard shows it (`tensorboard --logdir DIR`).
+
+At every test pass, the metrics CSV's row as scalars; at the end of the run, the figures of
+--plot (first-layer filters, confusion matrix, mistakes) as images, a histogram of every
+weight tensor, and, on a run that starts afresh, the network's graph. The step is the run's
+position in training batches, so a resumed run continues the same curves: its writer drops
+anything the stopped run logged past the checkpoint it resumes from. Rank 0 only.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import nn
+
+from . import report
+from .data import Split
+
+SCALARS = {  # metrics CSV column -> TensorBoard tag
+    "epoch": "epoch", "train_loss": "loss/train", "test_loss": "loss/test",
+    "test_accuracy": "accuracy/test", "lr": "learning_rate", "seconds": "seconds",
+}
+
+
+class Board:
+    def __init__(self, folder: str, start_step: int, resumed: bool) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.resumed = resumed
+        # Resuming: drop what a stopped run logged after the checkpoint's step (not at it).
+        self.writer = SummaryWriter(folder, purge_step=start_step + 1 if resumed else None)
+
+    def test_pass(self, row: dict[str, float], step: int) -> None:
+        for column, tag in SCALARS.items():
+            self.writer.add_scalar(tag, row[column], step)
+        self.writer.flush()
+
+    def end(self, model: nn.Module, test: Split, predictions: torch.Tensor, step: int) -> None:
+        """The --plot figures, the weight histograms and (once per run) the graph."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        labels = test.labels.cpu()
+        figure = plt.figure(figsize=(5, 5), layout="constrained")
+        report.plot_confusion(figure.subplots(), labels, predictions)
+        self.writer.add_figure("confusion_matrix", figure, step)
+        figure = plt.figure(figsize=(9, 4), layout="constrained")
+        report.plot_mistakes(figure, test.images.cpu(), labels, predictions)
+        self.writer.add_figure("mistakes", figure, step)
+        figure = plt.figure(figsize=(6, 4), layout="constrained")
+        report.plot_filters(figure, model)
+        self.writer.add_figure("first_layer_filters", figure, step)
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and tensor.numel() > 1:
+                self.writer.add_histogram(name, tensor.detach().float().cpu(), step)
+        if not self.resumed:
+            self.graph(model)
+        self.writer.flush()
+
+    def graph(self, model: nn.Module) -> None:
+        """The network as traced from one 28 x 28 image in eval mode (main head only)."""
+        net = copy.deepcopy(model).cpu().float().eval()
+        with warnings.catch_warnings():  # add_graph traces with torch.jit, which warns it is old
+            warnings.simplefilter("ignore")
+            self.writer.add_graph(net, torch.zeros(1, 1, 28, 28))
+
+    def close(self) -> None:
+        self.writer.close()
