@@ -4,6 +4,7 @@
     python benchmark.py --data-dir ../shared/data --amp
     python benchmark.py --data-dir ../shared/data --networks simple --repeats 3
     python benchmark.py --data-dir ../shared/data --networks deep inception_v3 --no-time-to-accuracy
+    python benchmark.py --prediction-time --networks simple inception deep inception_v3 densenet
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
 torchvision's MNIST with a per-sample ToTensor(), batch 64 for training and for the test set
@@ -21,6 +22,11 @@ divided by the rate of a large fp32 (or, for --amp rows, bf16) matrix product me
 this machine, and the time to 98.5% and 99.0% test accuracy with `--recipe fast`: the
 script's own run with --target-accuracy 99.0, which tests four times an epoch; the time is
 the training and test passes up to the first test at or above each mark.
+
+`--prediction-time` instead times what the --serve page waits for: one POST /api/predict of
+a 280 x 280 drawing (as the page sends it), answered with every layer's output; the median
+over 50 requests, inside the server (preparing the picture is not in it; the forward pass
+with its hooks is) and end to end over HTTP on this machine. It needs no data.
 
 This is a benchmark, not a test: run it on a quiet machine and read the ratio.
 """
@@ -168,7 +174,11 @@ def main() -> None:
     p.add_argument("--amp", action="store_true",
                    help="add rows for the project's pipeline under --amp (bf16 autocast), "
                         "with its floor at the bf16 matrix-product rate (default: fp32 only)")
+    p.add_argument("--prediction-time", action="store_true",
+                   help="time one --serve prediction per network instead (default: off)")
     args = p.parse_args()
+    if args.prediction_time:
+        return print_prediction_times(args.networks)
     try:
         device = common.pick_device(args.device)
         train_data, test_data = common.load_mnist(args.data_dir, device)
@@ -209,6 +219,48 @@ def main() -> None:
     for name, lecture, project, gflop, floor, to_985, to_990 in rows:
         print(f"{name:<17} {lecture:>12.2f} {project:>12.2f} {project / lecture:>6.2f} "
               f"{gflop:>9.0f} {floor:>10.2f} {fmt(to_985):>12} {fmt(to_990):>12}")
+
+
+def prediction_time(module, repeats: int = 50) -> tuple[float, float]:
+    """Median milliseconds of one /api/predict answer: in the server, and end to end."""
+    import base64
+    import json
+    import threading
+    import urllib.request
+
+    from PIL import Image, ImageDraw
+
+    from pipeline import serve
+
+    picture = Image.new("RGB", (280, 280), "white")  # a 7 drawn as the page's pad draws it
+    ImageDraw.Draw(picture).line([(70, 60), (210, 60), (110, 260)], fill="black", width=18)
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    body = json.dumps({"image": base64.b64encode(png.getvalue()).decode()}).encode()
+    httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/api/predict"
+    inside, end_to_end = [], []
+    try:
+        for _ in range(repeats + 5):  # the first few warm up
+            started = time.perf_counter()
+            with urllib.request.urlopen(urllib.request.Request(url, data=body)) as response:
+                answer = json.loads(response.read())
+            end_to_end.append(1000 * (time.perf_counter() - started))
+            inside.append(answer["milliseconds"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return statistics.median(inside[5:]), statistics.median(end_to_end[5:])
+
+
+def print_prediction_times(names: list[str]) -> None:
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
+          f"{platform.processor() or platform.machine()}")
+    print(f"{'network':<14} {'in the server (ms)':>19} {'over HTTP (ms)':>15}")
+    for name in names:
+        inside, end_to_end = prediction_time(NETWORKS[name])
+        print(f"{name:<14} {inside:>19.1f} {end_to_end:>15.1f}", flush=True)
 
 
 def fmt(seconds: float | None) -> str:

@@ -11,6 +11,9 @@
     report.py       metrics CSV, the plot, the layer summary
     board.py        --tensorboard: the metrics, figures, histograms and graph
     export.py       --export-onnx, checked with onnxruntime on the test set
+    explain.py      --explain: one picture through the network, layer by layer (hooks)
+    shapes.py       a layer that does not fit (Linear(100, 10)), said before any data
+    serve.py        --serve: the page in web/ and its JSON API
     files.py        writing files whole or not at all
     distributed.py  torchrun: process group, shards, all-reduce; no-ops without it
     interrupts.py   Ctrl-C, SIGTERM, SIGHUP: one line, and every rank stops at one step

@@ -54,6 +54,7 @@ def make_parser(description: str | None) -> argparse.ArgumentParser:
     add_training_flags(p)
     add_state_flags(p)
     add_look_flags(p)
+    add_inside_flags(p)
     return p
 
 
@@ -168,6 +169,22 @@ def add_look_flags(p: argparse.ArgumentParser) -> None:
                            "(default: off)")
 
 
+def add_inside_flags(p: argparse.ArgumentParser) -> None:
+    look = p.add_argument_group("see inside the network")
+    look.add_argument("--explain", metavar="IMAGE",
+                      help="with --load or after training: the prediction for this picture and "
+                           "each layer's output shape; with --plot, a picture of every layer's "
+                           "feature maps (default: none)")
+    look.add_argument("--serve", action="store_true",
+                      help="with --load or after training: a local web page to draw digits on "
+                           "and watch each layer, until Ctrl-C (default: off)")
+    look.add_argument("--host", default="127.0.0.1",
+                      help="the address --serve listens on (default: 127.0.0.1, this machine "
+                           "only)")
+    look.add_argument("--port", type=_number(int, 0, True, 65535, True), default=8000,
+                      help="the port --serve listens on; 0 takes a free one (default: 8000)")
+
+
 OUTPUTS = ("save_model", "checkpoint", "metrics", "plot", "export_onnx")  # files a run writes
 
 
@@ -177,6 +194,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--evaluate and --predict need --load PATH (the weights to use)")
     if args.resume and args.load:
         p.error("--resume continues a run with its own weights; leave out --load")
+    if args.explain and not os.path.isfile(args.explain):
+        p.error(f"--explain {args.explain}: no such file")
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):
         p.error(f"--data-dir {args.data_dir}: not a folder (give the folder that holds MNIST/raw)")
     given = {}

@@ -12,6 +12,7 @@ import shutil
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,17 +141,23 @@ def load_digit(path: str) -> torch.Tensor:
     paper's shade. Like MNIST, the ink's bounding box is scaled to fit 20 x 20 and placed in
     a 28 x 28 frame with its centre of mass in the middle, digit light on dark.
     """
-    from PIL import Image, UnidentifiedImageError
-
     if os.path.isdir(path):
         raise UserError(f"{path}: a folder, not a picture")
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
+    return read_picture(path, path)
+
+
+def read_picture(source: Any, path: str) -> torch.Tensor:
+    """load_digit's work on a file name or an open binary file (the web page's drawings);
+    `path` names it in messages."""
+    from PIL import Image, UnidentifiedImageError
+
     too_large = f"{path}: too large for a picture of a digit ({{}}); not decoded"
     try:
         with warnings.catch_warnings():  # Pillow warns from 89 million pixels; ours says no at 50
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path)  # reads the header only
+            img = Image.open(source)  # reads the header only
         with img:
             width, height = img.size
             if width * height > MAX_PICTURE_PIXELS:

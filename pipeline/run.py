@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from . import checkpoints, distributed, export, report
+from . import checkpoints, distributed, explain, export, report, serve
 from .data import load_digit, load_mnist
 from .device import make_deterministic, pick_device, prepare_model
 from .loop import evaluate, print_test
+from .shapes import check_shapes
 from .training import Training, plot_test
 
 
@@ -25,7 +27,9 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     """Do what `args` ask; a problem with the user's input is raised as a UserError."""
     network = network_name(net_factory)
     if args.summary:
-        print(report.summary(net_factory()))
+        net = net_factory()
+        check_shapes(net, network)
+        print(report.summary(net))
         return
     if args.deterministic:
         make_deterministic()
@@ -33,6 +37,7 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     distributed.setup(device)
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
+    check_shapes(model, network)  # a layer that does not fit, before any data is loaded
     if distributed.world_size() > 1:
         # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
         torch.manual_seed((args.seed + distributed.rank()) % 2**64)
@@ -46,9 +51,28 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
         if args.export_onnx and distributed.is_main():
             test_data = load_mnist(args.data_dir, device)[1]
             export.export_onnx(model, args.export_onnx, test_data, args.test_batch_size)
-        if args.predict or args.evaluate or args.export_onnx:
+        if args.predict or args.evaluate or args.export_onnx or args.explain or args.serve:
+            look_inside(model, network, args, own_plot=args.evaluate)
             return
     Training(network, model, device, args).run()
+    if distributed.is_main():
+        look_inside(model, network, args, own_plot=True)
+
+
+def look_inside(model: nn.Module, network: str, args: argparse.Namespace,
+                own_plot: bool) -> None:
+    """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
+    there), then --serve the page."""
+    if args.explain:
+        e = explain.Explainer(model)(load_digit(args.explain))
+        print(explain.describe(args.explain, e))
+        if args.plot:
+            stem, ext = os.path.splitext(args.plot)
+            path = f"{stem}-explain{ext}" if own_plot else args.plot
+            explain.plot(path, e, f"{network}: {args.explain}")
+            print(f"layers drawn to {path}")
+    if args.serve:
+        serve.serve(model, network, args.host, args.port)
 
 
 def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:

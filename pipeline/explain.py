@@ -1,0 +1,178 @@
+"""--explain IMAGE: one picture through the network, layer by layer, as text and as a figure.
+
+The activations come from forward hooks on the network's own modules (its top-level layers in
+forward order, with a Sequential such as DenseNet's `features` opened one level), and the
+vector that reaches the classifier from a hook on the classifier itself: nothing here
+re-implements a network. One picture at a time, under a lock, so that two callers (the
+web page's requests) never see each other's activations.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .report import classifier
+
+MAPS_SHOWN = 16  # feature maps drawn per layer: the most active ones
+
+
+@dataclass
+class Stage:
+    name: str  # the module's name in the state_dict: conv1, incept1, features.denseblock1
+    module: nn.Module
+    output: torch.Tensor  # this picture's output: C x H x W, or F for a vector (CPU, float)
+
+
+@dataclass
+class Explanation:
+    image: torch.Tensor  # 1 x 28 x 28, prepared and normalised as the network saw it
+    stages: list[Stage]  # in the order forward ran them; a module used twice appears twice
+    flattened: torch.Tensor  # what reached the classifier: 320 for the simple CNN
+    classifier: str  # its name (fc)
+    linear: nn.Linear  # the classifier itself
+    probabilities: torch.Tensor  # 10
+
+    @property
+    def digit(self) -> int:
+        return int(self.probabilities.argmax())
+
+
+def layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The top-level layers, a Sequential opened one level (DenseNet's features.*)."""
+    found = []
+    for name, module in model.named_children():
+        if isinstance(module, nn.Sequential):
+            found += [(f"{name}.{child}", sub) for child, sub in module.named_children()]
+        else:
+            found.append((name, module))
+    return found
+
+
+class Explainer:
+    """A network in eval mode that explains one picture at a time."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.lock = threading.Lock()
+        self.classifier_name, self.classifier = classifier(model)
+
+    def __call__(self, image: torch.Tensor) -> Explanation:
+        seen: list[Stage] = []
+        flattened: list[torch.Tensor] = []
+        device = next(self.model.parameters()).device
+        # The hooks live on the shared modules: one caller at a time, from registering them
+        # to removing them, or two callers would each record the other's activations.
+        with self.lock:
+            hooks = [module.register_forward_hook(
+                lambda m, inputs, output, name=name: seen.append(
+                    Stage(name, m, output[0].detach().float().cpu())))
+                for name, module in layers(self.model)]
+            hooks.append(self.classifier.register_forward_pre_hook(
+                lambda m, inputs: flattened.append(inputs[0][0].detach().float().cpu())))
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                with torch.inference_mode():
+                    output = self.model(image[None].to(device))
+            finally:
+                for hook in hooks:
+                    hook.remove()
+                self.model.train(was_training)
+        probabilities = output[0].float().exp().cpu()
+        stages = [s for s in seen if isinstance(s.output, torch.Tensor)]
+        return Explanation(image.cpu(), stages, flattened[-1], self.classifier_name,
+                           self.classifier, probabilities)
+
+
+def shape(t: torch.Tensor) -> str:
+    return " x ".join(str(n) for n in t.shape)
+
+
+def describe(path: str, e: Explanation) -> str:
+    """The prediction, then each layer's output shape, the flatten size on its own line."""
+    lines = [f"{path}: {e.digit} ({100.0 * float(e.probabilities.max()):.1f}%)",
+             f"  {'input':<24} {shape(e.image)}"]
+    for stage in e.stages:
+        if stage.module is e.linear:
+            lines.append(f"  {'flatten':<24} {e.flattened.numel()}  (into {e.classifier} = "
+                         f"Linear({e.linear.in_features}, {e.linear.out_features}))")
+        lines.append(f"  {stage.name:<24} {shape(stage.output)}")
+    return "\n".join(lines)
+
+
+def most_active(output: torch.Tensor, count: int = MAPS_SHOWN) -> list[int]:
+    """The channels with the largest mean activation, strongest first."""
+    strength = output.flatten(1).mean(dim=1)
+    return strength.argsort(descending=True)[:count].tolist()
+
+
+def plot(path: str, e: Explanation, title: str) -> None:
+    """The input, each layer's most active feature maps, the flattened vector and the ten
+    probabilities, each panel titled with the layer's name and shape, in forward order."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import files, report
+
+    panels = 1 + len(e.stages) + 1  # the classifier's panel is the probabilities
+    columns = 4
+    rows = -(-panels // columns)
+    fig = plt.figure(figsize=(3.6 * columns, 3.4 * rows), layout="constrained")
+    fig.suptitle(title, fontsize=14)
+    cells = iter(fig.subfigures(rows, columns, squeeze=False).flatten())
+    draw_maps(next(cells), "input: " + shape(e.image), e.image, [0])
+    for stage in e.stages:
+        cell = next(cells)
+        if stage.module is e.linear:
+            draw_vector(cell, f"flatten: {e.flattened.numel()} -> {e.classifier}", e.flattened)
+            continue
+        out = stage.output
+        if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
+            draw_maps(cell, f"{stage.name}: {shape(out)}", out, most_active(out))
+        else:
+            draw_vector(cell, f"{stage.name}: {shape(out)}", out.flatten())
+    ax = next(cells).subplots()
+    ax.bar(range(10), e.probabilities.numpy(), color="tab:blue")
+    ax.bar([e.digit], [float(e.probabilities.max())], color="tab:red")
+    ax.set_xticks(range(10))
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{e.classifier} -> probabilities: {e.digit} "
+                 f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=10)
+    for cell in cells:
+        cell.set_facecolor("none")
+    image = io.BytesIO()
+    fig.savefig(image, dpi=80, format=report.plot_format(path))
+    plt.close(fig)
+    files.write_bytes(path, image.getvalue())
+
+
+def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> None:
+    """A grid of feature maps (channels of a C x H x W output), each on its own scale."""
+    side = max(1, int(len(channels) ** 0.5 + 0.999))
+    shown = f" ({len(channels)} of {output.shape[0]}, most active)" if len(channels) < len(output) else ""
+    fig.suptitle(title + shown, fontsize=10)
+    axes = fig.subplots(side, side, squeeze=False).flatten()
+    for ax in axes:
+        ax.axis("off")
+    for ax, c in zip(axes, channels):
+        ax.imshow(output[c].numpy(), cmap="viridis")
+        if len(channels) > 1:
+            ax.set_title(str(c), fontsize=7, pad=1)
+
+
+def draw_vector(fig, title: str, vector: torch.Tensor) -> None:
+    """A vector (the flattened features, a pooled stage) as a strip of values."""
+    fig.suptitle(title, fontsize=10)
+    ax = fig.subplots()
+    width = int(len(vector) ** 0.5 * 2) or 1
+    padded = torch.full((-(-len(vector) // width) * width,), float("nan"))
+    padded[:len(vector)] = vector
+    ax.imshow(padded.reshape(-1, width).numpy(), cmap="viridis", aspect="auto")
+    ax.set_yticks([])
+    ax.set_xticks([])

@@ -1,0 +1,339 @@
+"""--serve: a local page where a learner draws a digit and watches the network read it.
+
+The page is the plain files in `web/` (HTML, JavaScript, CSS; nothing fetched from the
+internet). This module serves them with the standard library's ThreadingHTTPServer, and a
+small JSON API that the page and the tests call; every number the page shows comes from it:
+
+    GET  /api/info       the network: name, layers, the flatten size into the classifier
+    GET  /api/examples   the slides' worked examples of pooling and convolution
+    POST /api/predict    {"image": base64 PNG/JPEG} or {"pixels": H x W grey in [0, 1]}
+                         -> the prepared 28 x 28 input, each layer's most active feature maps
+                            (with the filters of a convolution's), the flattened vector and
+                            the ten probabilities
+    POST /api/slide      {"op": "max"|"avg"|"conv", "input": grid, "kernel", "stride",
+                          "padding"} -> F.max_pool2d / F.avg_pool2d / F.conv2d's output, the
+                          window of every output cell, and the output size formula
+
+A bad request gets a 4xx answer with {"error": "one line"} and the server keeps serving.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+import threading
+import time
+import urllib.parse
+import warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import explain
+from .data import MNIST_MEAN, MNIST_STD, prepare_digit, read_picture
+from .errors import UserError
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+MAX_BODY = 4 * 2**20  # bytes: a phone photo of a digit fits, a flood does not
+MAX_PIXELS_SIDE = 1024  # a "pixels" array's largest side
+MAX_GRID = 12  # a worked example's largest side
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8", ".png": "image/png"}
+
+# The slides' worked examples, as the lecture draws them.
+FOUR_BY_FOUR = [[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]
+FIVE_BY_FIVE = [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2],
+                [2, 0, 0, 0, 1]]
+THREE_BY_THREE = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+EXAMPLES = [
+    {"title": "Max pooling 2x2, stride 2, of a 4x4 slice", "op": "max", "input": FOUR_BY_FOUR,
+     "kernel": 2, "stride": 2, "padding": 0},
+    {"title": "Max pooling 3x3, stride 1, of a 5x5 grid", "op": "max", "input": FIVE_BY_FIVE,
+     "kernel": 3, "stride": 1, "padding": 0},
+    {"title": "Average pooling 3x3, stride 1, of a 5x5 grid", "op": "avg",
+     "input": FIVE_BY_FIVE, "kernel": 3, "stride": 1, "padding": 0},
+    {"title": "A 3x3 image under a 2x2 filter of ones, no padding", "op": "conv",
+     "input": THREE_BY_THREE, "kernel": 2, "stride": 1, "padding": 0},
+    {"title": "The same with padding ('same': the output stays 3x3)", "op": "conv",
+     "input": THREE_BY_THREE, "kernel": 2, "stride": 1, "padding": "same"},
+]
+
+
+class BadRequest(Exception):
+    """A request the API cannot answer: status and one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ----------------------------------------------------------------------------- the answers
+
+def layer_view(stage: explain.Stage) -> dict[str, Any]:
+    """One layer for the page: its shape, its most active maps, a convolution's filters."""
+    out = stage.output
+    view: dict[str, Any] = {"name": stage.name, "shape": list(out.shape),
+                            "kind": type(stage.module).__name__}
+    if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
+        channels = explain.most_active(out)
+        view["maps"] = [{"channel": c, "values": out[c].tolist()} for c in channels]
+        if isinstance(stage.module, nn.Conv2d):
+            weight = stage.module.weight.detach().float().cpu()
+            view["filters"] = {c: weight[c].tolist() for c in channels}  # in x k x k each
+    else:
+        view["values"] = out.flatten().tolist()
+    return view
+
+
+def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, Any]:
+    started = time.perf_counter()
+    e = explainer(image)
+    milliseconds = 1000 * (time.perf_counter() - started)
+    return {
+        "digit": e.digit, "probabilities": e.probabilities.tolist(),
+        "milliseconds": round(milliseconds, 1),
+        "input": (e.image[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).tolist(),
+        "layers": [layer_view(s) for s in e.stages],
+        "flatten": {"size": e.flattened.numel(), "values": e.flattened.tolist(),
+                    "into": f"{e.classifier} = Linear({e.linear.in_features}, "
+                            f"{e.linear.out_features})",
+                    "before": next(i for i, s in enumerate(e.stages) if s.module is e.linear)},
+    }
+
+
+def picture_from(body: dict[str, Any]) -> torch.Tensor:
+    """The request's picture, prepared exactly as --predict prepares a file."""
+    if "image" in body:
+        if not isinstance(body["image"], str):
+            raise BadRequest(400, "image must be a base64 string of a PNG or JPEG file")
+        data = body["image"].split(",", 1)[-1]  # a data: URL's header is optional
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest(400, "image is not valid base64") from None
+        try:
+            return read_picture(io.BytesIO(raw), "image")
+        except UserError as e:
+            raise BadRequest(422, str(e)) from None
+    if "pixels" in body:
+        return prepared_pixels(body["pixels"])
+    raise BadRequest(400, 'send {"image": base64 file} or {"pixels": H x W grey values}')
+
+
+def prepared_pixels(pixels: Any) -> torch.Tensor:
+    grid = number_grid(pixels, "pixels", MAX_PIXELS_SIDE)
+    if grid.min() < 0 or grid.max() > 1:
+        raise BadRequest(400, "pixels must lie in [0, 1] (0 black, 1 white)")
+    try:
+        return prepare_digit(grid.astype(np.float32), "pixels")
+    except UserError as e:
+        raise BadRequest(422, str(e)) from None
+
+
+def number_grid(rows: Any, what: str, largest: int) -> np.ndarray:
+    """A rectangular 2-D list of finite numbers, each side 1..largest, as float64."""
+    if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
+        raise BadRequest(400, f"{what} must be a 2-D array (a list of rows)")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1 or 0 in widths:
+        raise BadRequest(400, f"{what}: every row must have the same, non-zero length")
+    if len(rows) > largest or max(widths) > largest:
+        raise BadRequest(400, f"{what}: at most {largest} x {largest}, got "
+                              f"{len(rows)} x {widths.pop()}")
+    if not all(type(v) in (int, float) for r in rows for v in r):  # bool, str, None are not
+        raise BadRequest(400, f"{what}: every value must be a number")
+    grid = np.array(rows, dtype=np.float64)
+    if not np.isfinite(grid).all():
+        raise BadRequest(400, f"{what}: NaN and infinite values are not allowed")
+    return grid
+
+
+def small_int(body: dict[str, Any], key: str, low: int, high: int) -> int:
+    value = body.get(key)
+    if type(value) is not int or not low <= value <= high:
+        raise BadRequest(400, f"{key} must be an integer from {low} to {high}")
+    return value
+
+
+def slide(body: dict[str, Any]) -> dict[str, Any]:
+    """One worked example, computed by PyTorch: output, each output cell's window, formula."""
+    op = body.get("op")
+    if op not in ("max", "avg", "conv"):
+        raise BadRequest(400, 'op must be "max", "avg" or "conv"')
+    grid = number_grid(body.get("input"), "input", MAX_GRID)
+    n_rows, n_cols = grid.shape
+    k = small_int(body, "kernel", 1, 5)
+    s = small_int(body, "stride", 1, 4)
+    padding = body.get("padding", 0)
+    if padding == "same":
+        if op != "conv" or s != 1:
+            raise BadRequest(400, 'padding "same" is for a convolution with stride 1')
+        before, after = (k - 1) // 2, k - 1 - (k - 1) // 2  # PyTorch puts the extra at the end
+    else:
+        p = small_int(body, "padding", 0, 2)
+        if op != "conv" and p > k // 2:
+            raise BadRequest(400, f"padding {p} is more than half the kernel ({k}); PyTorch's "
+                                  f"pooling allows at most {k // 2}")
+        before = after = p
+    if k > min(n_rows, n_cols) + before + after:
+        raise BadRequest(400, f"a {k}x{k} window does not fit a {n_rows}x{n_cols} input with "
+                              f"padding {padding}")
+    x = torch.tensor(grid, dtype=torch.float64)[None, None]
+    pad_value = -math.inf if op == "max" else 0.0
+    padded = F.pad(x, (before, after, before, after), value=pad_value)
+    if op == "max":
+        out = F.max_pool2d(x, k, stride=s, padding=before)
+    elif op == "avg":
+        out = F.avg_pool2d(x, k, stride=s, padding=before)  # padding counts as 0, as PyTorch's
+    else:
+        ones = torch.ones(1, 1, k, k, dtype=torch.float64)
+        with warnings.catch_warnings():  # 'same' with an even kernel pads a copy: as meant
+            warnings.simplefilter("ignore", UserWarning)
+            out = F.conv2d(x, ones, stride=s, padding="same" if padding == "same" else before)
+    out = out[0, 0]
+    windows = [[i * s, j * s, i * s + k, j * s + k]
+               for i in range(out.shape[0]) for j in range(out.shape[1])]
+    return {"op": op, "kernel": k, "stride": s, "padding": padding,
+            "padded": [[None if math.isinf(v) else v for v in row] for row in padded[0, 0].tolist()],
+            "pad": [before, before, after, after],  # top, left, bottom, right
+            "output": out.tolist(), "windows": windows,
+            "formula": size_formula(n_rows, k, s, padding, out.shape[0])}
+
+
+def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:
+    """The output size formula with this example's numbers, and its value from PyTorch."""
+    if padding == "same":
+        return f"padding 'same', stride 1: output = input = {n}; PyTorch gives {out}"
+    return f"floor(({n} + 2*{padding} - {k}) / {s}) + 1 = {(n + 2 * padding - k) // s + 1}; " \
+           f"PyTorch gives {out}"
+
+
+# ----------------------------------------------------------------------------- the server
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "lecture10/1"
+    explainer: explain.Explainer
+    info: dict[str, Any]
+    static: dict[str, Path]
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: one line at start only
+        pass
+
+    def answer(self, status: int, body: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def answer_json(self, status: int, obj: Any) -> None:
+        self.answer(status, json.dumps(obj, allow_nan=False).encode(), "application/json")
+
+    def fail(self, status: int, message: str) -> None:
+        self.answer_json(status, {"error": message})
+
+    def do_GET(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/api/info":
+            return self.answer_json(200, self.info)
+        if path == "/api/examples":
+            return self.answer_json(200, EXAMPLES)
+        file = self.static.get(path)  # only the files in web/, by their exact names
+        if file is None:
+            return self.fail(404, f"no such page: {path[:200]}")
+        self.answer(200, file.read_bytes(), STATIC_TYPES[file.suffix])
+
+    def do_POST(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        routes = {"/api/predict": lambda body: prediction(self.explainer, picture_from(body)),
+                  "/api/slide": slide}
+        try:
+            if path not in routes:
+                raise BadRequest(404, f"no such API: {path[:200]}")
+            self.answer_json(200, routes[path](self.read_json()))
+        except BadRequest as e:
+            self.fail(e.status, str(e))
+
+    def read_json(self) -> dict[str, Any]:
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise BadRequest(411, "a POST needs a Content-Length") from None
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True  # the body is not read
+            raise BadRequest(413, f"the body is {length} bytes; at most {MAX_BODY}")
+        raw = self.rfile.read(length)
+
+        def no_constant(name: str) -> None:
+            raise BadRequest(400, f"{name} is not a number JSON allows")
+
+        try:
+            body = json.loads(raw, parse_constant=no_constant)
+        except (ValueError, RecursionError):
+            raise BadRequest(400, "the body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise BadRequest(400, "the body must be a JSON object")
+        return body
+
+    def refuse(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, POST")
+        body = json.dumps({"error": f"{self.command} is not allowed; use GET or POST"}).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = refuse
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+
+def static_files() -> dict[str, Path]:
+    """URL path -> file, for the files in web/ (no folders, nothing else on disk)."""
+    files = {f"/{f.name}": f for f in WEB.iterdir() if f.is_file() and f.suffix in STATIC_TYPES}
+    files["/"] = WEB / "index.html"
+    return files
+
+
+def make_server(model: nn.Module, network: str, host: str, port: int) -> ThreadingHTTPServer:
+    explainer = explain.Explainer(model)
+    fc = explainer.classifier
+    info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
+            "layers": [name for name, _ in explain.layers(model)],
+            "classifier": f"{explainer.classifier_name} = Linear({fc.in_features}, "
+                          f"{fc.out_features})"}
+    handler = type("BoundHandler", (Handler,), {"explainer": explainer, "info": info,
+                                               "static": static_files()})
+    try:
+        server = ThreadingHTTPServer((host, port), handler)
+    except OSError as e:
+        raise UserError(f"--serve: cannot listen on {host}:{port} ({e.strerror or e})") from None
+    server.daemon_threads = True
+    return server
+
+
+def serve(model: nn.Module, network: str, host: str, port: int) -> None:
+    """Serve until Ctrl-C (or SIGTERM), which stops it with one line."""
+    server = make_server(model, network, host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Serving {network} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops it)",
+          flush=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,384 @@
+"""Seeing inside the network: --explain, the size-mismatch message, the --serve API and page."""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+import simple_cnn
+from conftest import ROOT, draw_digit, run
+from test_networks import NETWORKS
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The simple network after 3 epochs on the tests' synthetic digits, and two pictures."""
+    from conftest import make_mnist
+
+    root = tmp_path_factory.mktemp("explain")
+    data = make_mnist(root / "data")
+    weights = root / "net.pt"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir", str(data),
+         "--epochs", "3", "--lr", "0.05", "--save-model", str(weights)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    pictures = {}
+    for digit in (1, 7):
+        path = root / f"d{digit}.png"
+        draw_digit(digit, (120, 160), 110, stroke=4, ink=30, paper=235, mode="RGB").save(path)
+        pictures[digit] = str(path)
+    return {"data": str(data), "weights": str(weights), "pictures": pictures}
+
+
+# ----------------------------------------------------------------------------- --explain
+
+@pytest.mark.parametrize("script", NETWORKS)
+def test_explain_prints_each_layer_and_the_flatten_size(script, trained, tmp_path, capsys):
+    _, flatten, _ = NETWORKS[script]
+    module = __import__(script)
+    weights = tmp_path / "w.pt"
+    torch.save(module.Net().state_dict(), weights)
+    code, out, err = run(module, capsys, "--load", str(weights), "--explain",
+                         trained["pictures"][7])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert re.fullmatch(re.escape(trained["pictures"][7]) + r": \d \(\d+\.\d%\)", lines[0])
+    assert lines[1].split() == ["input", "1", "x", "28", "x", "28"]
+    flat = [line for line in lines if line.split()[0] == "flatten"]
+    layer = "classifier" if script == "densenet_cnn" else "fc"
+    assert flat == [f"  {'flatten':<24} {flatten}  (into {layer} = Linear({flatten}, 10))"]
+    assert lines[-1].split() == [layer, "10"]
+
+
+def test_explain_of_the_simple_cnn_reads_like_the_slide(trained, capsys):
+    code, out, _ = run(simple_cnn, capsys, "--load", trained["weights"], "--explain",
+                       trained["pictures"][7])
+    assert code == 0
+    layers = [line.split(None, 1) for line in out.splitlines()[1:]]
+    assert layers == [["input", "1 x 28 x 28"], ["conv1", "10 x 24 x 24"],
+                      ["mp", "10 x 12 x 12"], ["conv2", "20 x 8 x 8"], ["mp", "20 x 4 x 4"],
+                      ["flatten", "320  (into fc = Linear(320, 10))"], ["fc", "10"]]
+    code, predicted, _ = run(simple_cnn, capsys, "--load", trained["weights"], "--predict",
+                             trained["pictures"][7])
+    assert out.splitlines()[0] == predicted.strip()  # the same prediction as --predict
+
+
+def test_explain_draws_every_layer(trained, tmp_path, capsys):
+    from PIL import Image
+
+    path = tmp_path / "layers.png"
+    code, out, err = run(simple_cnn, capsys, "--load", trained["weights"], "--explain",
+                         trained["pictures"][7], "--plot", str(path))
+    assert code == 0 and f"layers drawn to {path}" in out, err
+    with Image.open(path) as image:
+        assert image.width > 800 and len(image.convert("RGB").getcolors(1 << 20)) > 300
+
+
+def test_explain_after_training_keeps_the_runs_own_plot(trained, tmp_path, capsys):
+    plot = tmp_path / "run.png"
+    code, out, err = run(simple_cnn, capsys, "--data-dir", trained["data"], "--dry-run",
+                         "--explain", trained["pictures"][1], "--plot", str(plot))
+    assert code == 0, err
+    assert plot.exists() and (tmp_path / "run-explain.png").exists()
+    assert "flatten                  320" in out
+
+
+# ----------------------------------------------------------------------------- Linear(100, 10)
+
+def edited_copy(tmp_path, old: str, new: str):
+    source = (ROOT / "simple_cnn.py").read_text()
+    assert old in source
+    path = tmp_path / "simple_cnn.py"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("nn.Linear(320, num_classes)", "nn.Linear(100, num_classes)",
+     "simple_cnn.py: fc = Linear(100, 10) receives 320 features per image (the flattened output "
+     "of the layers before it is 320 per image), but expects 100: so fc = nn.Linear(320, 10)"),
+    ("nn.Conv2d(10, 20, kernel_size=5)", "nn.Conv2d(12, 20, kernel_size=5)",
+     "simple_cnn.py: conv2 = Conv2d(12, 20, ...) receives 10 channels (the output of the layer "
+     "before it), but expects 12: so conv2 = nn.Conv2d(10, 20, kernel_size=5, ...)"),
+])
+def test_a_layer_that_does_not_fit_is_explained_before_any_data(old, new, message, tmp_path):
+    script = edited_copy(tmp_path, old, new)
+    data = tmp_path / "data"
+    for args in ([], ["--summary"]):
+        result = subprocess.run(
+            [sys.executable, str(script), "--device", "cpu", "--data-dir", str(data), *args],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 1
+        assert result.stderr == f"error: {message}\n"
+        assert not data.exists()  # stopped before any data was looked for
+
+
+# ----------------------------------------------------------------------------- the API
+
+@pytest.fixture(scope="module")
+def server(trained):
+    from pipeline import checkpoints, serve
+
+    model = simple_cnn.Net()
+    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
+    httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def call(url: str, body=None, method: str | None = None, raw: bytes | None = None,
+         headers: dict | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def picture_body(path: str) -> dict:
+    return {"image": base64.b64encode(open(path, "rb").read()).decode()}
+
+
+def test_api_prediction_equals_predict_and_shows_every_layer(server, trained, capsys):
+    code, predicted, _ = run(simple_cnn, capsys, "--load", trained["weights"], "--predict",
+                             trained["pictures"][7])
+    digit, percent = re.search(r": (\d) \(([\d.]+)%\)", predicted).groups()
+    status, answer = call(server + "/api/predict", picture_body(trained["pictures"][7]))
+    assert status == 200
+    assert answer["digit"] == int(digit)
+    assert f"{100 * answer['probabilities'][answer['digit']]:.1f}" == percent
+    assert sum(answer["probabilities"]) == pytest.approx(1, abs=1e-5)
+    assert [(layer["name"], layer["shape"]) for layer in answer["layers"]] == [
+        ("conv1", [10, 24, 24]), ("mp", [10, 12, 12]), ("conv2", [20, 8, 8]),
+        ("mp", [20, 4, 4]), ("fc", [10])]
+    assert answer["flatten"]["size"] == len(answer["flatten"]["values"]) == 320
+    assert answer["flatten"]["into"] == "fc = Linear(320, 10)"
+    conv2 = answer["layers"][2]
+    assert len(conv2["maps"]) == 16 and len(conv2["maps"][0]["values"]) == 8
+    channel = conv2["maps"][0]["channel"]
+    assert torch.tensor(conv2["filters"][str(channel)]).shape == (10, 5, 5)
+    assert answer["milliseconds"] < 1000
+    assert len(answer["input"]) == 28 and len(answer["input"][0]) == 28
+
+
+def test_api_pixels_are_prepared_as_a_file_is(server, trained):
+    import numpy as np
+    from PIL import Image
+
+    grey = np.asarray(Image.open(trained["pictures"][1]).convert("L"), dtype=np.float64) / 255
+    _, from_pixels = call(server + "/api/predict", {"pixels": grey.tolist()})
+    _, from_file = call(server + "/api/predict", picture_body(trained["pictures"][1]))
+    assert np.abs(np.array(from_pixels["input"]) - np.array(from_file["input"])).max() < 1e-6
+    assert from_pixels["digit"] == from_file["digit"]
+
+
+SLIDES = [  # the slides' answers
+    (0, [[6, 8], [3, 4]]),
+    (1, [[3, 3, 3], [3, 3, 3], [3, 2, 3]]),
+    (2, [[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]]),
+    (3, [[12, 16], [24, 28]]),
+    (4, [[12, 16, 9], [24, 28, 15], [15, 17, 9]]),
+]
+
+
+@pytest.mark.parametrize("index,expected", SLIDES)
+def test_the_worked_examples_give_the_slides_numbers(index, expected, server):
+    status, examples = call(server + "/api/examples")
+    assert status == 200 and len(examples) == len(SLIDES)
+    example = {k: examples[index][k] for k in ("op", "input", "kernel", "stride", "padding")}
+    status, answer = call(server + "/api/slide", example)
+    assert status == 200
+    assert [[round(v, 1) for v in row] for row in answer["output"]] == expected
+    rows, cols = len(expected), len(expected[0])
+    assert len(answer["windows"]) == rows * cols
+    assert answer["formula"].endswith(f"= {rows}; PyTorch gives {rows}") or \
+        answer["formula"].startswith("padding 'same'")
+
+
+def test_the_output_size_formula_moves_with_the_controls(server):
+    body = {"op": "max", "input": [[float(i + j) for j in range(5)] for i in range(5)],
+            "kernel": 3, "stride": 2, "padding": 1}
+    status, answer = call(server + "/api/slide", body)
+    assert status == 200 and answer["formula"] == "floor((5 + 2*1 - 3) / 2) + 1 = 3; PyTorch gives 3"
+    assert len(answer["padded"]) == 7 and answer["padded"][0][0] is None  # -inf padding of max
+
+
+BAD = [
+    ("/api/predict", b"{not json", 400, "not valid JSON"),
+    ("/api/predict", b"[1, 2]", 400, "JSON object"),
+    ("/api/predict", json.dumps({"pixels": []}).encode(), 400, "2-D array"),
+    ("/api/predict", json.dumps({"pixels": [[0.1, 0.2], [0.3]]}).encode(), 400, "same"),
+    ("/api/predict", json.dumps({"pixels": [[0.5] * 1025]}).encode(), 400, "at most 1024"),
+    ("/api/predict", json.dumps({"pixels": [["a", "b"]]}).encode(), 400, "number"),
+    ("/api/predict", json.dumps({"pixels": [[True, False]]}).encode(), 400, "number"),
+    ("/api/predict", b'{"pixels": [[NaN, 0.5]]}', 400, "NaN"),
+    ("/api/predict", b'{"pixels": [[Infinity, 0.5]]}', 400, "Infinity"),
+    ("/api/predict", b'{"pixels": [[1e999, 0.5]]}', 400, "infinite"),
+    ("/api/predict", json.dumps({"pixels": [[2.0, 0.5]]}).encode(), 400, "[0, 1]"),
+    ("/api/predict", json.dumps({"pixels": [[0.0] * 8] * 8}).encode(), 422, "blank"),
+    ("/api/predict", json.dumps({"image": "not base64!"}).encode(), 400, "base64"),
+    ("/api/predict", json.dumps({"image": base64.b64encode(b"GIF89 junk").decode()}).encode(),
+     422, "not a picture"),
+    ("/api/predict", json.dumps({"image": 7}).encode(), 400, "base64 string"),
+    ("/api/predict", json.dumps({}).encode(), 400, "send"),
+    ("/api/slide", json.dumps({"op": "median"}).encode(), 400, "op must be"),
+    ("/api/slide", json.dumps({"op": "max", "input": [[1, 2], [3, 4]], "kernel": 9,
+                               "stride": 1, "padding": 0}).encode(), 400, "kernel"),
+    ("/api/slide", json.dumps({"op": "max", "input": [[1, 2], [3, 4]], "kernel": 2,
+                               "stride": 1, "padding": 2}).encode(), 400, "half the kernel"),
+    ("/api/slide", json.dumps({"op": "max", "input": [[1, 2], [3, 4]], "kernel": 2,
+                               "stride": 1, "padding": "same"}).encode(), 400, "same"),
+    ("/api/slide", json.dumps({"op": "avg", "input": [[1] * 13] * 13, "kernel": 2,
+                               "stride": 1, "padding": 0}).encode(), 400, "at most 12"),
+    ("/api/slide", json.dumps({"op": "conv", "input": [[1, 2], [3, 4]], "kernel": 3,
+                               "stride": 1, "padding": 0}).encode(), 400, "does not fit"),
+    ("/api/nothing", b"{}", 404, "no such API"),
+]
+
+
+@pytest.mark.parametrize("path,raw,status,words", BAD, ids=[f"{i}" for i in range(len(BAD))])
+def test_bad_requests_get_one_line_and_the_server_keeps_serving(path, raw, status, words, server):
+    got, answer = call(server + path, raw=raw, headers={"Content-Type": "application/json"})
+    assert got == status and words in answer["error"] and "\n" not in answer["error"], answer
+    assert call(server + "/api/info")[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/../README.md", "/..%2fREADME.md", "/%2e%2e/README.md",
+                                  "/web/../pipeline/serve.py", "/app.js/../../README.md",
+                                  "/nothing.html", "//etc/passwd", "/.%2e/.%2e/etc/passwd"])
+def test_paths_outside_the_page_are_not_found(path, server):
+    import http.client
+
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", path)  # sent as written: no client-side normalising
+    response = connection.getresponse()
+    assert response.status == 404 and "error" in json.loads(response.read())
+
+
+def test_the_page_and_its_files_are_served(server):
+    for path, kind in (("/", "text/html"), ("/app.js", "text/javascript"),
+                       ("/style.css", "text/css")):
+        with urllib.request.urlopen(server + path) as response:
+            assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
+            text = response.read().decode()
+            assert "http://" not in text and "https://" not in text  # nothing from the internet
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_are_refused(method, server):
+    status, answer = call(server + "/api/predict", method=method, raw=b"")
+    assert status == 405 and method in answer["error"]
+
+
+def test_a_body_above_the_limit_is_refused(server):
+    from pipeline import serve
+
+    import http.client
+
+    host, port = server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/api/predict")
+    connection.putheader("Content-Length", str(serve.MAX_BODY + 1))
+    connection.endheaders()  # the body is never sent: the server answers from the header
+    response = connection.getresponse()
+    assert response.status == 413 and "at most" in json.loads(response.read())["error"]
+    assert call(server + "/api/info")[0] == 200
+
+
+def test_concurrent_requests_never_mix_their_activations(server, trained):
+    bodies = {d: picture_body(path) for d, path in trained["pictures"].items()}
+    alone = {d: call(server + "/api/predict", body)[1] for d, body in bodies.items()}
+    jobs = [1, 7] * 12
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda d: call(server + "/api/predict", bodies[d]), jobs))
+    for d, (status, answer) in zip(jobs, answers):
+        assert status == 200
+        assert answer["layers"] == alone[d]["layers"] and answer["flatten"] == alone[d]["flatten"]
+        assert answer["probabilities"] == alone[d]["probabilities"]
+
+
+def test_serve_prints_its_address_and_ctrl_c_stops_it_with_one_line(trained, tmp_path):
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
+         trained["weights"], "--serve", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = re.fullmatch(r"Serving simple_cnn at (http://127\.0\.0\.1:(\d+)/) \(Ctrl-C stops it\)\n",
+                         line)
+    assert match, line
+    assert call(match.group(1) + "api/info")[1]["classifier"] == "fc = Linear(320, 10)"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err == "stopped: interrupted\n"
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+def browser():
+    """Chromium from Debian (Playwright's own download needs the internet) and Playwright."""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright is not installed (pip install -r requirements.txt)")
+    if executable is None:
+        pytest.skip("no Chromium here (as root: apt-get install --no-install-recommends "
+                    "chromium); CI installs it")
+    return executable
+
+
+def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
+    from playwright.sync_api import sync_playwright
+
+    executable = browser()
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = chromium.new_page(viewport={"width": 1200, "height": 1400})
+        page.goto(server + "/")
+        page.wait_for_selector("#slide-output td", state="attached")
+        box = page.locator("#pad").bounding_box()
+        x, y = box["x"], box["y"]
+        page.mouse.move(x + 70, y + 60)  # a 7: the bar, then the stroke down to the left
+        page.mouse.down()
+        for i in range(15):
+            page.mouse.move(x + 70 + i * 10, y + 60)
+        for i in range(20):
+            page.mouse.move(x + 210 - i * 5, y + 60 + i * 10)
+        page.mouse.up()
+        page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
+        page.wait_for_timeout(300)  # the last request, sent at mouse-up, lands
+        shown = page.text_content("#digit")
+        drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+        status, answer = call(server + "/api/predict", {"image": drawn})
+        assert status == 200 and shown == str(answer["digit"])
+        titles = page.locator("#layers .layer h3").all_text_contents()
+        assert titles == ["conv1: 10 x 24 x 24", "mp: 10 x 12 x 12", "conv2: 20 x 8 x 8",
+                          "mp: 20 x 4 x 4", "flatten: 320 → fc = Linear(320, 10)", "fc: 10"]
+        page.locator("#layers canvas.clickable").first.click()
+        assert page.text_content("#zoom-filter-title") == "the filter that made it: 1 x 5 x 5"
+        for _ in range(4):  # the slide's 2x2 max pooling of the 4x4 slice, cell by cell
+            page.click("#step")
+        cells = page.locator("#slide-output td").all_text_contents()
+        assert cells == ["6", "8", "3", "4"]
+        assert "PyTorch gives 2" in page.text_content("#formula")
+        chromium.close()
