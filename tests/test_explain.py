@@ -143,12 +143,17 @@ def server(trained):
     httpd.server_close()
 
 
+# straight to the local server: no proxy (urllib's default opener keeps whatever proxy the
+# environment had when it was first used, and the offline tests set one)
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def call(url: str, body=None, method: str | None = None, raw: bytes | None = None,
          headers: dict | None = None) -> tuple[int, dict]:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with DIRECT.open(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -278,7 +283,7 @@ def test_paths_outside_the_page_are_not_found(path, server):
 def test_the_page_and_its_files_are_served(server):
     for path, kind in (("/", "text/html"), ("/app.js", "text/javascript"),
                        ("/style.css", "text/css")):
-        with urllib.request.urlopen(server + path) as response:
+        with DIRECT.open(server + path) as response:
             assert response.status == 200 and response.headers["Content-Type"].startswith(kind)
             text = response.read().decode()
             assert "http://" not in text and "https://" not in text  # nothing from the internet
