@@ -38,6 +38,7 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
     check_shapes(model, network)  # a layer that does not fit, before any data is loaded
+    picture = load_digit(args.explain) if args.explain else None  # a bad file: said now
     if distributed.world_size() > 1:
         # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
         torch.manual_seed((args.seed + distributed.rank()) % 2**64)
@@ -52,19 +53,19 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
             test_data = load_mnist(args.data_dir, device)[1]
             export.export_onnx(model, args.export_onnx, test_data, args.test_batch_size)
         if args.predict or args.evaluate or args.export_onnx or args.explain or args.serve:
-            look_inside(model, network, args, own_plot=args.evaluate)
+            look_inside(model, network, args, picture, own_plot=args.evaluate)
             return
     Training(network, model, device, args).run()
     if distributed.is_main():
-        look_inside(model, network, args, own_plot=True)
+        look_inside(model, network, args, picture, own_plot=True)
 
 
 def look_inside(model: nn.Module, network: str, args: argparse.Namespace,
-                own_plot: bool) -> None:
+                picture: torch.Tensor | None, own_plot: bool) -> None:
     """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
     there), then --serve the page."""
     if args.explain:
-        e = explain.Explainer(model)(load_digit(args.explain))
+        e = explain.Explainer(model)(picture)
         print(explain.describe(args.explain, e))
         if args.plot:
             stem, ext = os.path.splitext(args.plot)

@@ -96,6 +96,15 @@ def test_explain_after_training_keeps_the_runs_own_plot(trained, tmp_path, capsy
     assert "flatten                  320" in out
 
 
+def test_a_picture_that_cannot_be_read_is_said_before_training(trained, tmp_path, capsys):
+    bad = tmp_path / "seven.png"
+    bad.write_bytes(b"not a picture")
+    code, out, err = run(simple_cnn, capsys, "--data-dir", trained["data"], "--epochs", "1",
+                         "--explain", str(bad))
+    assert code == 1 and err.startswith(f"error: {bad}: not a picture that can be read")
+    assert "Train Epoch" not in out
+
+
 # ----------------------------------------------------------------------------- Linear(100, 10)
 
 def edited_copy(tmp_path, old: str, new: str):
