@@ -53,7 +53,8 @@ def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
             test_data = load_mnist(args.data_dir, device)[1]
             export.export_onnx(model, args.export_onnx, test_data, args.test_batch_size)
         if args.predict or args.evaluate or args.export_onnx or args.explain or args.serve:
-            look_inside(model, network, args, picture, own_plot=args.evaluate)
+            if distributed.is_main():
+                look_inside(model, network, args, picture, own_plot=args.evaluate)
             return
     Training(network, model, device, args).run()
     if distributed.is_main():
