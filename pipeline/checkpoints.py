@@ -43,11 +43,12 @@ def save_weights(model: nn.Module, path: str, network: str) -> None:
     """The trained weights alone: a state_dict (.pt), or tensors only with no pickle at all
     (.safetensors, with the network's name in its metadata)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    if not is_safetensors(path):
-        return atomic_save(state, path)
-    from safetensors.torch import save
-    files.write_bytes(path, save(state, metadata={"format": SAFETENSORS_FORMAT,
-                                                   "network": network}))
+    if is_safetensors(path):
+        from safetensors.torch import save
+        files.write_bytes(path, save(state, metadata={"format": SAFETENSORS_FORMAT,
+                                                       "network": network}))
+    else:
+        atomic_save(state, path)
 
 
 def read_safetensors(path: str, network: str) -> dict[str, torch.Tensor]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .report import classifier
+from .report import classifier, classifier_line
 
 MAPS_SHOWN = 16  # feature maps drawn per layer: the most active ones
 
@@ -97,8 +97,8 @@ def describe(path: str, e: Explanation) -> str:
              f"  {'input':<24} {shape(e.image)}"]
     for stage in e.stages:
         if stage.module is e.linear:
-            lines.append(f"  {'flatten':<24} {e.flattened.numel()}  (into {e.classifier} = "
-                         f"Linear({e.linear.in_features}, {e.linear.out_features}))")
+            lines.append(f"  {'flatten':<24} {e.flattened.numel()}  "
+                         f"(into {classifier_line(e.classifier, e.linear)})")
         lines.append(f"  {stage.name:<24} {shape(stage.output)}")
     return "\n".join(lines)
 

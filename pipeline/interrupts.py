@@ -36,7 +36,7 @@ class Stop(KeyboardInterrupt):
 
     @property
     def what(self) -> str:
-        return NAMES.get(self.signum, f"stopped by signal {self.signum}")
+        return str(self)
 
 
 def as_stop(error: KeyboardInterrupt) -> Stop:

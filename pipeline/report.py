@@ -29,6 +29,11 @@ def classifier(model: nn.Module) -> tuple[str, nn.Linear]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
 
 
+def classifier_line(name: str, fc: nn.Linear) -> str:
+    """How the lecture writes the classifier: fc = Linear(320, 10)."""
+    return f"{name} = Linear({fc.in_features}, {fc.out_features})"
+
+
 def flatten_size(model: nn.Module) -> int:
     """Run one 1 x 28 x 28 image and measure what reaches the classifier."""
     seen = []
@@ -54,7 +59,7 @@ def summary(model: nn.Module) -> str:
                               row_settings=("var_names",), device="cpu")
     name, fc = classifier(model)
     return (f"{table}\nFlatten size into {name}: {flatten_size(model)} "
-            f"(so {name} = Linear({fc.in_features}, {fc.out_features}))")
+            f"(so {classifier_line(name, fc)})")
 
 
 def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Split,

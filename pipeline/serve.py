@@ -39,6 +39,7 @@ from torch import nn
 from . import explain
 from .data import MNIST_MEAN, MNIST_STD, prepare_digit, read_picture
 from .errors import UserError
+from .report import classifier_line
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 MAX_BODY = 4 * 2**20  # bytes: a phone photo of a digit fits, a flood does not
@@ -102,8 +103,7 @@ def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, A
         "input": (e.image[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).tolist(),
         "layers": [layer_view(s) for s in e.stages],
         "flatten": {"size": e.flattened.numel(), "values": e.flattened.tolist(),
-                    "into": f"{e.classifier} = Linear({e.linear.in_features}, "
-                            f"{e.linear.out_features})",
+                    "into": classifier_line(e.classifier, e.linear),
                     "before": next(i for i, s in enumerate(e.stages) if s.module is e.linear)},
     }
 
@@ -311,8 +311,7 @@ def make_server(model: nn.Module, network: str, host: str, port: int) -> Threadi
     fc = explainer.classifier
     info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
             "layers": [name for name, _ in explain.layers(model)],
-            "classifier": f"{explainer.classifier_name} = Linear({fc.in_features}, "
-                          f"{fc.out_features})"}
+            "classifier": classifier_line(explainer.classifier_name, fc)}
     handler = type("BoundHandler", (Handler,), {"explainer": explainer, "info": info,
                                                "static": static_files()})
     try:
