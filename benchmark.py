@@ -49,11 +49,14 @@ import common
 import deep_cnn
 import densenet_cnn
 import inception_cnn
+import inception_resnet_v2_cnn
 import inception_v3_cnn
+import inception_v4_cnn
 import simple_cnn
 
 NETWORKS = {"simple": simple_cnn, "inception": inception_cnn, "deep": deep_cnn,
-            "inception_v3": inception_v3_cnn, "densenet": densenet_cnn}
+            "inception_v3": inception_v3_cnn, "densenet": densenet_cnn,
+            "inception_v4": inception_v4_cnn, "inception_resnet_v2": inception_resnet_v2_cnn}
 
 
 def sync(device: torch.device) -> None:

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent
-SCRIPTS = ("simple_cnn", "inception_cnn", "deep_cnn", "inception_v3_cnn", "densenet_cnn")
+SCRIPTS = ("simple_cnn", "inception_cnn", "deep_cnn", "inception_v3_cnn", "densenet_cnn",
+           "inception_v4_cnn", "inception_resnet_v2_cnn")
 FINISHED = re.compile(r"^Finished: ([\d.]+) epochs in ([\d.]+) s", re.M)
 
 

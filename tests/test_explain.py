@@ -19,6 +19,7 @@ import torch
 
 import simple_cnn
 from conftest import ROOT, draw_digit, run
+from pipeline.report import classifier as classifier_of
 from test_networks import NETWORKS
 
 
@@ -58,7 +59,7 @@ def test_explain_prints_each_layer_and_the_flatten_size(script, trained, tmp_pat
     assert re.fullmatch(re.escape(trained["pictures"][7]) + r": \d \(\d+\.\d%\)", lines[0])
     assert lines[1].split() == ["input", "1", "x", "28", "x", "28"]
     flat = [line for line in lines if line.split()[0] == "flatten"]
-    layer = "classifier" if script == "densenet_cnn" else "fc"
+    layer, _ = classifier_of(module.Net())
     assert flat == [f"  {'flatten':<24} {flatten}  (into {layer} = Linear({flatten}, 10))"]
     assert lines[-1].split() == [layer, "10"]
 

@@ -15,7 +15,7 @@ import simple_cnn
 from conftest import ROOT
 
 SCRIPTS = ["simple_cnn.py", "inception_cnn.py", "deep_cnn.py", "inception_v3_cnn.py",
-           "densenet_cnn.py"]
+           "densenet_cnn.py", "inception_v4_cnn.py", "inception_resnet_v2_cnn.py"]
 TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
                        re.M)
 TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)

@@ -221,6 +221,8 @@ def test_plot_after_training(mnist_dir, tmp_path, capsys):
     ("deep_cnn", "fc", 1600, "85,690", "BatchNorm2d (bn)"),
     ("inception_v3_cnn", "fc", 256, "355,632", "InceptionC (Mixed_6e)"),
     ("densenet_cnn", "classifier", 56, "36,394", "DenseLayer (denselayer4)"),
+    ("inception_v4_cnn", "last_linear", 192, "651,718", "Reduction_A (10)"),
+    ("inception_resnet_v2_cnn", "last_linear", 192, "862,118", "Mixed_6a (mixed_6a)"),
 ])
 def test_summary_answers_the_flatten_question(script, layer, flatten, params, first_layer,
                                               tmp_path, capsys):

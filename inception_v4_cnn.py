@@ -1,0 +1,282 @@
+"""Exercise 10-2, "implement full inception v4": Szegedy et al. 2016, sized for 28x28 MNIST.
+
+    python inception_v4_cnn.py --data-dir ../shared/data     # the fast recipe (its default)
+
+What a run reaches (real MNIST, defaults, seed 1): 99.38% after 8 epochs at 85 s/epoch,
+11 minutes in all (98.8% after 5). That is short of the 99.5% this exercise aims for: at
+this width and grid, the three settings tried (docs/performance.md) ended at 99.26-99.38%.
+The fast recipe here: batch 256, one-cycle to lr 0.2, +-2 pixel shifts. Measured on the
+project's 2-core development VM (AMD EPYC, AVX-512, torch 2.14.1, CPU), 2026-11-25.
+
+Every part of the paper's Inception-v4 (Figures 3-9) is here, with the block and layer names
+of the widely used PyTorch port of the released weights (Cadene's pretrained-models
+`inceptionv4.py`), so a state_dict reads like that port's: `features` holds the stem (three
+BasicConv2d, Mixed_3a, Mixed_4a, Mixed_5a), 4 x Inception_A, Reduction_A (k, l, m, n = 192,
+224, 256, 384; the paper's Mixed_6a), 7 x Inception_B, Reduction_B (Mixed_7a) and
+3 x Inception_C; then average pooling, dropout (the paper keeps 0.8, i.e. drops 0.2) and
+`last_linear`. Each BasicConv2d is a convolution without bias, batch norm with eps 0.001 and
+a ReLU.
+
+What changed from the paper's 299x299 network, and why:
+- The stem's three convolutions have stride 1 and padding 1 (the paper: the first two
+  unpadded, the first with stride 2), and every unpadded ("V") convolution and max pooling
+  of Mixed_3a, Mixed_4a, Mixed_5a and both reductions is padded, so each stride-2 step
+  halves the grid (rounding up): 28 -> 14 (Mixed_3a) -> 7 (Mixed_5a) for Inception-A (the
+  paper: 35x35), 4 for Inception-B (17x17), 2 for Inception-C (8x8). With the paper's stem
+  a 28x28 digit would be 1x1 before Inception-A.
+- Average pooling is adaptive (2x2 -> 1x1) instead of a fixed 8x8 window.
+- Every channel count is the paper's times `width` (default 1/8: the last block gives 192
+  channels, not 1536); MNIST needs nowhere near 41M parameters, and a CPU epoch stays at
+  minutes. width=1.0 restores the paper's widths: every parameter tensor then has the
+  port's name and shape (tested), except the first convolution's (one grey input channel,
+  not three) and last_linear's (ten classes, not ImageNet's 1000).
+- One input channel (grey) instead of three, ten classes.
+"""
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import common
+
+
+def scaled(channels: int, width: float) -> int:
+    """The paper's channel count times `width`, at least 1."""
+    return max(1, round(channels * width))
+
+
+class BasicConv2d(nn.Module):
+    """Convolution without bias, batch norm (eps 0.001, as in the released weights), ReLU.
+
+    Always padded: at stride 1 it keeps the grid, at stride 2 it halves it (rounding up).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int = 1) -> None:
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                              padding=(kh // 2, kw // 2), bias=False)
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn(self.conv(x)))
+
+
+def max_pool() -> nn.MaxPool2d:
+    """The reductions' 3x3 stride-2 max pooling, padded: 28 -> 14 -> 7 -> 4 -> 2."""
+    return nn.MaxPool2d(3, stride=2, padding=1)
+
+
+def avg_pool() -> nn.AvgPool2d:
+    """The pooling branch of the Inception blocks: 3x3, stride 1, keeps the grid."""
+    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+
+
+class Mixed_3a(nn.Module):
+    """Stem (Figure 3): max pooling beside a stride-2 convolution, 28 -> 14."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        self.maxpool = max_pool()
+        self.conv = BasicConv2d(in_channels, scaled(96, w), 3, stride=2)
+        self.out_channels = in_channels + scaled(96, w)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.maxpool(x), self.conv(x)), 1)
+
+
+class Mixed_4a(nn.Module):
+    """Stem (Figure 3): a 3x3 branch beside a 7x1 / 1x7 factorised one."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        c = functools.partial(scaled, width=w)
+        self.branch0 = nn.Sequential(BasicConv2d(in_channels, c(64), 1),
+                                     BasicConv2d(c(64), c(96), 3))
+        self.branch1 = nn.Sequential(BasicConv2d(in_channels, c(64), 1),
+                                     BasicConv2d(c(64), c(64), (1, 7)),
+                                     BasicConv2d(c(64), c(64), (7, 1)),
+                                     BasicConv2d(c(64), c(96), 3))
+        self.out_channels = 2 * c(96)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.branch0(x), self.branch1(x)), 1)
+
+
+class Mixed_5a(nn.Module):
+    """Stem (Figure 3): a stride-2 convolution beside max pooling, 14 -> 7."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        self.conv = BasicConv2d(in_channels, scaled(192, w), 3, stride=2)
+        self.maxpool = max_pool()
+        self.out_channels = scaled(192, w) + in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.conv(x), self.maxpool(x)), 1)
+
+
+class Inception_A(nn.Module):
+    """Figure 4: 1x1, 3x3, double 3x3 and average-pool branches of 96 channels each."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        c = functools.partial(scaled, width=w)
+        self.branch0 = BasicConv2d(in_channels, c(96), 1)
+        self.branch1 = nn.Sequential(BasicConv2d(in_channels, c(64), 1),
+                                     BasicConv2d(c(64), c(96), 3))
+        self.branch2 = nn.Sequential(BasicConv2d(in_channels, c(64), 1),
+                                     BasicConv2d(c(64), c(96), 3),
+                                     BasicConv2d(c(96), c(96), 3))
+        self.branch3 = nn.Sequential(avg_pool(), BasicConv2d(in_channels, c(96), 1))
+        self.out_channels = 4 * c(96)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C x 7 x 7; every branch keeps 7 x 7
+        return torch.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
+
+
+class Reduction_A(nn.Module):
+    """Figure 7, 7 x 7 -> 4 x 4; Table 1 gives Inception-v4 k, l, m, n = 192, 224, 256, 384."""
+
+    def __init__(self, in_channels: int, w: float,
+                 klmn: tuple[int, int, int, int] = (192, 224, 256, 384)) -> None:
+        super().__init__()
+        k, l, m, n = (scaled(channels, w) for channels in klmn)
+        self.branch0 = BasicConv2d(in_channels, n, 3, stride=2)
+        self.branch1 = nn.Sequential(BasicConv2d(in_channels, k, 1),
+                                     BasicConv2d(k, l, 3),
+                                     BasicConv2d(l, m, 3, stride=2))
+        self.branch2 = max_pool()
+        self.out_channels = n + m + in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.branch0(x), self.branch1(x), self.branch2(x)), 1)
+
+
+class Inception_B(nn.Module):
+    """Figure 5: 1x1, 1x7 / 7x1, double 7x1 / 1x7 and average-pool branches."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        c = functools.partial(scaled, width=w)
+        self.branch0 = BasicConv2d(in_channels, c(384), 1)
+        self.branch1 = nn.Sequential(BasicConv2d(in_channels, c(192), 1),
+                                     BasicConv2d(c(192), c(224), (1, 7)),
+                                     BasicConv2d(c(224), c(256), (7, 1)))
+        self.branch2 = nn.Sequential(BasicConv2d(in_channels, c(192), 1),
+                                     BasicConv2d(c(192), c(192), (7, 1)),
+                                     BasicConv2d(c(192), c(224), (1, 7)),
+                                     BasicConv2d(c(224), c(224), (7, 1)),
+                                     BasicConv2d(c(224), c(256), (1, 7)))
+        self.branch3 = nn.Sequential(avg_pool(), BasicConv2d(in_channels, c(128), 1))
+        self.out_channels = c(384) + 2 * c(256) + c(128)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C x 4 x 4; every branch keeps 4 x 4
+        return torch.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
+
+
+class Reduction_B(nn.Module):
+    """Figure 8: 4 x 4 -> 2 x 2."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        c = functools.partial(scaled, width=w)
+        self.branch0 = nn.Sequential(BasicConv2d(in_channels, c(192), 1),
+                                     BasicConv2d(c(192), c(192), 3, stride=2))
+        self.branch1 = nn.Sequential(BasicConv2d(in_channels, c(256), 1),
+                                     BasicConv2d(c(256), c(256), (1, 7)),
+                                     BasicConv2d(c(256), c(320), (7, 1)),
+                                     BasicConv2d(c(320), c(320), 3, stride=2))
+        self.branch2 = max_pool()
+        self.out_channels = c(192) + c(320) + in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((self.branch0(x), self.branch1(x), self.branch2(x)), 1)
+
+
+class Inception_C(nn.Module):
+    """Figure 6: 1x1, a 1x3 | 3x1 split, 3x1 -> 1x3 -> a 1x3 | 3x1 split, average pool."""
+
+    def __init__(self, in_channels: int, w: float) -> None:
+        super().__init__()
+        c = functools.partial(scaled, width=w)
+        self.branch0 = BasicConv2d(in_channels, c(256), 1)
+        self.branch1_0 = BasicConv2d(in_channels, c(384), 1)
+        self.branch1_1a = BasicConv2d(c(384), c(256), (1, 3))
+        self.branch1_1b = BasicConv2d(c(384), c(256), (3, 1))
+        self.branch2_0 = BasicConv2d(in_channels, c(384), 1)
+        self.branch2_1 = BasicConv2d(c(384), c(448), (3, 1))
+        self.branch2_2 = BasicConv2d(c(448), c(512), (1, 3))
+        self.branch2_3a = BasicConv2d(c(512), c(256), (1, 3))
+        self.branch2_3b = BasicConv2d(c(512), c(256), (3, 1))
+        self.branch3 = nn.Sequential(avg_pool(), BasicConv2d(in_channels, c(256), 1))
+        self.out_channels = 6 * c(256)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C x 2 x 2; every branch keeps 2 x 2
+        x1 = self.branch1_0(x)
+        x2 = self.branch2_2(self.branch2_1(self.branch2_0(x)))
+        return torch.cat((self.branch0(x), self.branch1_1a(x1), self.branch1_1b(x1),
+                          self.branch2_3a(x2), self.branch2_3b(x2), self.branch3(x)), 1)
+
+
+def stacked(block: type[nn.Module], count: int, in_channels: int, w: float) -> list[nn.Module]:
+    """`count` blocks in a row, each fed by the one before."""
+    blocks = []
+    for _ in range(count):
+        blocks.append(block(in_channels, w))
+        in_channels = blocks[-1].out_channels
+    return blocks
+
+
+class Net(nn.Module):
+    def __init__(self, width: float = 1 / 8, dropout: float = 0.2,
+                 num_classes: int = 10) -> None:
+        super().__init__()
+        w = width
+        c = functools.partial(scaled, width=w)
+        stem = [BasicConv2d(1, c(32), 3),  # 0: stride 1 and padded (the paper: stride 2, valid)
+                BasicConv2d(c(32), c(32), 3),  # 1
+                BasicConv2d(c(32), c(64), 3)]  # 2
+        stem.append(Mixed_3a(c(64), w))  # 3
+        stem.append(Mixed_4a(stem[-1].out_channels, w))  # 4
+        stem.append(Mixed_5a(stem[-1].out_channels, w))  # 5
+        blocks = stem + stacked(Inception_A, 4, stem[-1].out_channels, w)  # 6-9
+        blocks.append(Reduction_A(blocks[-1].out_channels, w))  # 10 (Mixed_6a)
+        blocks += stacked(Inception_B, 7, blocks[-1].out_channels, w)  # 11-17
+        blocks.append(Reduction_B(blocks[-1].out_channels, w))  # 18 (Mixed_7a)
+        blocks += stacked(Inception_C, 3, blocks[-1].out_channels, w)  # 19-21
+        self.features = nn.Sequential(*blocks)
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
+        self.last_linear = nn.Linear(blocks[-1].out_channels, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28; channel counts for the default width 1/8
+        x = self.features[:3](x)  # N x 8 x 28 x 28
+        x = self.features[3](x)  # Mixed_3a: N x 20 x 14 x 14
+        x = self.features[4](x)  # Mixed_4a: N x 24 x 14 x 14
+        x = self.features[5](x)  # Mixed_5a: N x 48 x 7 x 7
+        x = self.features[6:10](x)  # 4 x Inception_A: N x 48 x 7 x 7
+        x = self.features[10](x)  # Reduction_A: N x 128 x 4 x 4
+        x = self.features[11:18](x)  # 7 x Inception_B: N x 128 x 4 x 4
+        x = self.features[18](x)  # Reduction_B: N x 192 x 2 x 2
+        x = self.features[19:](x)  # 3 x Inception_C: N x 192 x 2 x 2
+        x = self.avg_pool(x).flatten(1)  # N x 192
+        x = self.last_linear(self.dropout(x))  # N x 10
+        return F.log_softmax(x, dim=1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    common.main(Net, description=__doc__, argv=argv)
+
+
+if __name__ == "__main__":
+    main()
