@@ -242,13 +242,13 @@ class Net(nn.Module):
         super().__init__()
         w = width
         c = functools.partial(scaled, width=w)
-        stem = [BasicConv2d(1, c(32), 3),  # 0: stride 1 and padded (the paper: stride 2, valid)
-                BasicConv2d(c(32), c(32), 3),  # 1
-                BasicConv2d(c(32), c(64), 3)]  # 2
-        stem.append(Mixed_3a(c(64), w))  # 3
-        stem.append(Mixed_4a(stem[-1].out_channels, w))  # 4
-        stem.append(Mixed_5a(stem[-1].out_channels, w))  # 5
-        blocks = stem + stacked(Inception_A, 4, stem[-1].out_channels, w)  # 6-9
+        blocks = [BasicConv2d(1, c(32), 3),  # 0: stride 1 and padded (the paper: stride 2, valid)
+                  BasicConv2d(c(32), c(32), 3),  # 1
+                  BasicConv2d(c(32), c(64), 3),  # 2
+                  Mixed_3a(c(64), w)]  # 3
+        blocks.append(Mixed_4a(blocks[-1].out_channels, w))  # 4
+        blocks.append(Mixed_5a(blocks[-1].out_channels, w))  # 5
+        blocks += stacked(Inception_A, 4, blocks[-1].out_channels, w)  # 6-9
         blocks.append(Reduction_A(blocks[-1].out_channels, w))  # 10 (Mixed_6a)
         blocks += stacked(Inception_B, 7, blocks[-1].out_channels, w)  # 11-17
         blocks.append(Reduction_B(blocks[-1].out_channels, w))  # 18 (Mixed_7a)
