@@ -7,6 +7,7 @@ permutation, and DistributedDataParallel averages the gradients, so the effectiv
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from datetime import timedelta
@@ -71,7 +72,14 @@ def setup(device: torch.device) -> None:
 
 
 def cleanup() -> None:
+    """Leave the process group while the interpreter is whole.
+
+    The DistributedDataParallel wrapper holds the group; left to a later garbage collection,
+    it can be freed during interpreter shutdown, and the process then ends in SIGABRT
+    ("terminate called without an active exception") after a finished run. So collect it first.
+    """
     if active():
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -45,13 +45,18 @@ def torchrun(tmp_path, script: str, *args: str, nproc: int = 2, extra=()):
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
 
 
+def failure(result: subprocess.CompletedProcess) -> str:
+    """What a failed torchrun printed: the end of rank 0's log (where it got to), then stderr."""
+    return f"stdout:\n{result.stdout[-1500:]}\nstderr:\n{result.stderr[-3000:]}"
+
+
 @pytest.mark.parametrize("script", ["simple_cnn", "deep_cnn"])
 def test_two_processes_train_one_model(script, mnist_dir, tmp_path, capsys):
     checkpoint = tmp_path / "ck.pt"
     result = torchrun(tmp_path, script, "--data-dir", str(mnist_dir), "--epochs", "2",
                       "--checkpoint", str(checkpoint), "--batch-size", "32",
                       "--log-interval", "5", "--lr", "0.05", "--recipe", "lecture")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, failure(result)
     out = result.stdout
     # one log: rank 0's lines only, each once
     assert len(TEST_LINE.findall(out)) == 2 and len(FINISHED.findall(out)) == 1
@@ -81,10 +86,10 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
     common_args = ("--data-dir", str(mnist_dir), "--checkpoint", str(checkpoint),
                    "--batch-size", "32", "--log-interval", "100")
     first = torchrun(tmp_path, "simple_cnn", *common_args, "--epochs", "1")
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.returncode == 0, failure(first)
     resumed = torchrun(tmp_path, "simple_cnn", *common_args, "--epochs", "2",
                        "--resume", str(checkpoint))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.returncode == 0, failure(resumed)
     assert [m.group(1) for m in TRAIN_LINE.finditer(resumed.stdout)] == ["2"]
     assert common.read(str(checkpoint))["epoch"] == 2
     # A worker that dies in epoch 3 is restarted by torchrun (with the other ranks), and the
@@ -110,8 +115,34 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
          "--max-restarts=1", str(crash), "--device", "cpu", *common_args, "--epochs", "4",
          "--resume", str(checkpoint)],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
-    assert restarted.returncode == 0, restarted.stderr[-3000:]
+    assert restarted.returncode == 0, failure(restarted)
     epochs_trained = [m.group(1) for m in TRAIN_LINE.finditer(restarted.stdout)]
     assert "1" not in epochs_trained and "2" not in epochs_trained  # nothing repeated from scratch
     assert epochs_trained.count("4") == 1
     assert common.read(str(checkpoint))["epoch"] == 4
+
+
+def test_cleanup_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path):
+    """DistributedDataParallel sits in a reference cycle: only a garbage collection frees it.
+    Left to one during interpreter shutdown, a finished torchrun run could end in SIGABRT
+    ("terminate called without an active exception"), so cleanup() collects it first."""
+    import gc
+    import weakref
+
+    from pipeline import distributed
+
+    store = torch.distributed.FileStore(str(tmp_path / "store"), 1)
+    torch.distributed.init_process_group("gloo", store=store, rank=0, world_size=1)
+    gc.disable()  # only an explicit collection may free it
+    try:
+        ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
+        ddp(torch.randn(4, 3)).sum().backward()
+        wrapper = weakref.ref(ddp)
+        del ddp
+        assert wrapper() is not None  # the cycle: dropping the last name did not free it
+        distributed.cleanup()
+        assert wrapper() is None and not distributed.active()
+    finally:
+        gc.enable()
+        if distributed.active():
+            torch.distributed.destroy_process_group()
