@@ -123,9 +123,10 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
 
 
 def test_cleanup_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path):
-    """DistributedDataParallel sits in a reference cycle: only a garbage collection frees it.
-    Left to one during interpreter shutdown, a finished torchrun run could end in SIGABRT
-    ("terminate called without an active exception"), so cleanup() collects it first."""
+    """A DistributedDataParallel wrapper in a reference cycle is freed only by a garbage
+    collection (in a fresh process, torch 2.14.1, DDP makes such a cycle itself). Left to one
+    during interpreter shutdown, a finished torchrun run could end in SIGABRT ("terminate called
+    without an active exception"), so cleanup() collects before it leaves the group."""
     import gc
     import weakref
 
@@ -138,8 +139,10 @@ def test_cleanup_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path):
         ddp = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(3, 2))
         ddp(torch.randn(4, 3)).sum().backward()
         wrapper = weakref.ref(ddp)
-        del ddp
-        assert wrapper() is not None  # the cycle: dropping the last name did not free it
+        cycle = [ddp]
+        cycle.append(cycle)
+        del ddp, cycle
+        assert wrapper() is not None  # held by the cycle alone
         distributed.cleanup()
         assert wrapper() is None and not distributed.active()
     finally:
