@@ -2,9 +2,9 @@
 
     python benchmark.py --data-dir ../shared/data
     python benchmark.py --data-dir ../shared/data --amp
-    python benchmark.py --data-dir ../shared/data --networks simple --repeats 3
-    python benchmark.py --data-dir ../shared/data --networks deep inception_v3 --no-time-to-accuracy
-    python benchmark.py --prediction-time --networks simple inception deep inception_v3 densenet
+    python benchmark.py --data-dir ../shared/data --networks simple_cnn --repeats 3
+    python benchmark.py --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
+    python benchmark.py --prediction-time --networks simple_cnn inception_cnn deep_cnn
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
 torchvision's MNIST with a per-sample ToTensor(), batch 64 for training and for the test set
@@ -46,17 +46,10 @@ import torch
 import torch.nn.functional as F
 
 import common
-import deep_cnn
-import densenet_cnn
-import inception_cnn
-import inception_resnet_v2_cnn
-import inception_v3_cnn
-import inception_v4_cnn
-import simple_cnn
-
-NETWORKS = {"simple": simple_cnn, "inception": inception_cnn, "deep": deep_cnn,
-            "inception_v3": inception_v3_cnn, "densenet": densenet_cnn,
-            "inception_v4": inception_v4_cnn, "inception_resnet_v2": inception_resnet_v2_cnn}
+from pipeline import networks
+from pipeline.cli import positive_int
+from pipeline.device import pick_device, prepare_model
+from pipeline.errors import UserError
 
 
 def sync(device: torch.device) -> None:
@@ -98,16 +91,24 @@ def lecture_epoch(net_factory, data_dir: str, device: torch.device) -> float:
 
 def project_epoch(net_factory, train_data: common.Split, test_data: common.Split,
                   device: torch.device, amp: bool = False) -> float:
-    """common.py's loop with the lecture's settings (its log lines are made, not shown)."""
+    """common.py's train() and test() with the lecture's settings (their lines made, not
+    shown), as a run calls them: cut at every 10th batch, where it checks the losses."""
+    from pipeline.device import device_forward
+
     torch.manual_seed(1)
-    model = common.prepare_model(net_factory(), device)
+    model = prepare_model(net_factory(), device)
+    forward = device_forward(model, device, amp)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
-    generator = torch.Generator().manual_seed(1)
+    order = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(1))
+    order = order.to(device)
     sync(device)
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        common.train_epoch(model, optimizer, train_data, 1, 64, 10, generator, amp=amp)
-        common.evaluate(model, test_data, 1000, amp=amp)
+        batches = common.Batches(train_data, order, 64)
+        for first in range(0, len(batches), 10):
+            piece = common.Batches(train_data, order, 64, first, min(first + 10, len(batches)))
+            torch.isfinite(common.train(forward, optimizer, piece, 1, 10)).all().item()
+        common.test(forward, test_data, 1000)
     sync(device)
     return time.perf_counter() - start
 
@@ -167,12 +168,12 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="./data", help="folder holding MNIST/raw (default: ./data)")
     p.add_argument("--device", default="auto", help="as in the scripts (default: auto)")
-    p.add_argument("--networks", nargs="+", choices=list(NETWORKS),
-                   default=["simple", "inception"],
-                   help="which networks to time (default: simple inception)")
+    p.add_argument("--networks", nargs="+", choices=networks.names(),
+                   default=["simple_cnn", "inception_cnn"],
+                   help="which networks (scripts) to time (default: simple_cnn inception_cnn)")
     p.add_argument("--no-time-to-accuracy", action="store_true",
                    help="skip the --recipe fast runs to 98.5%% and 99.0%% (default: run them)")
-    p.add_argument("--repeats", type=common.positive_int, default=1,
+    p.add_argument("--repeats", type=positive_int, default=1,
                    help="epochs of each pipeline per network, alternating (default: 1)")
     p.add_argument("--amp", action="store_true",
                    help="add rows for the project's pipeline under --amp (bf16 autocast), "
@@ -183,9 +184,9 @@ def main() -> None:
     if args.prediction_time:
         return print_prediction_times(args.networks)
     try:
-        device = common.pick_device(args.device)
+        device = pick_device(args.device)
         train_data, test_data = common.load_mnist(args.data_dir, device)
-    except common.UserError as e:
+    except UserError as e:
         raise SystemExit(f"error: {e}")
 
     cpu = platform.processor() or platform.machine()
@@ -196,8 +197,9 @@ def main() -> None:
     for amp in modes:
         print(f"{'bf16' if amp else 'fp32'} matrix product: {peak[amp]:.0f} GFLOP/s", flush=True)
     rows = []
+    found = networks.find()
     for name in args.networks:
-        net = NETWORKS[name].Net
+        net = found[name].Net
         lecture, project = [], {amp: [] for amp in modes}
         for r in range(args.repeats):
             lecture.append(lecture_epoch(net, args.data_dir, device))
@@ -210,17 +212,17 @@ def main() -> None:
         for amp in modes:
             to_985 = to_990 = None
             if not args.no_time_to_accuracy:
-                to_985, to_990 = time_to_accuracy(NETWORKS[name], args.data_dir, args.device, amp)
+                to_985, to_990 = time_to_accuracy(found[name], args.data_dir, args.device, amp)
                 print(f"{name}{' --amp' if amp else ''} fast recipe: 98.5% after {fmt(to_985)}, "
                       f"99.0% after {fmt(to_990)}", flush=True)
             rows.append((name + (" --amp" if amp else ""), statistics.median(lecture),
                          statistics.median(project[amp]), gflop, gflop / peak[amp], to_985,
                          to_990))
 
-    print(f"\n{'network':<17} {'lecture s/ep':>12} {'project s/ep':>12} {'ratio':>6} "
+    print(f"\n{'network':<29} {'lecture s/ep':>12} {'project s/ep':>12} {'ratio':>6} "
           f"{'GFLOP/ep':>9} {'floor s/ep':>10} {'fast->98.5%':>12} {'fast->99.0%':>12}")
     for name, lecture, project, gflop, floor, to_985, to_990 in rows:
-        print(f"{name:<17} {lecture:>12.2f} {project:>12.2f} {project / lecture:>6.2f} "
+        print(f"{name:<29} {lecture:>12.2f} {project:>12.2f} {project / lecture:>6.2f} "
               f"{gflop:>9.0f} {floor:>10.2f} {fmt(to_985):>12} {fmt(to_990):>12}")
 
 
@@ -261,10 +263,11 @@ def prediction_time(module, repeats: int = 50) -> tuple[float, float]:
 def print_prediction_times(names: list[str]) -> None:
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}")
-    print(f"{'network':<14} {'in the server (ms)':>19} {'over HTTP (ms)':>15}")
+    print(f"{'network':<24} {'in the server (ms)':>19} {'over HTTP (ms)':>15}")
+    found = networks.find()
     for name in names:
-        inside, end_to_end = prediction_time(NETWORKS[name])
-        print(f"{name:<14} {inside:>19.1f} {end_to_end:>15.1f}", flush=True)
+        inside, end_to_end = prediction_time(found[name])
+        print(f"{name:<24} {inside:>19.1f} {end_to_end:>15.1f}", flush=True)
 
 
 def fmt(seconds: float | None) -> str:

@@ -48,7 +48,14 @@ from torch import nn
 
 import common
 # the building blocks it shares with Inception-v4: the same paper, the same released layout
-from inception_v4_cnn import BasicConv2d, Reduction_A, avg_pool, max_pool, scaled
+from pipeline.layers import BasicConv2d, Reduction_A, avg_pool, max_pool, scaled
+
+
+# --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
+# batch 256: 112 s against 130 s a CPU epoch.
+FAST = {"epochs": 6, "batch_size": 256, "lr": 0.2, "momentum": 0.9, "optimizer": "nesterov",
+        "weight_decay": 5e-4, "schedule": "onecycle", "augment": 1}
+DEFAULT_RECIPE = "fast"  # when --recipe is not given
 
 
 class Mixed_5b(nn.Module):
@@ -211,7 +218,7 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, description=__doc__, argv=argv)
+    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
+from pipeline import networks
+
 ROOT = Path(__file__).resolve().parent
-SCRIPTS = ("simple_cnn", "inception_cnn", "deep_cnn", "inception_v3_cnn", "densenet_cnn",
-           "inception_v4_cnn", "inception_resnet_v2_cnn")
 FINISHED = re.compile(r"^Finished: ([\d.]+) epochs in ([\d.]+) s", re.M)
 
 
@@ -59,7 +59,7 @@ def spread(values: list[float]) -> tuple[float, float, float, float]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("network", choices=SCRIPTS, help="the script to train")
+    p.add_argument("network", choices=networks.names(), help="the script to train")
     p.add_argument("--seeds", type=int, default=5, metavar="N",
                    help="how many seeds, one run each (default: 5)")
     p.add_argument("--first-seed", type=int, default=1, metavar="S",

@@ -17,6 +17,14 @@ from torch import nn
 import common
 
 
+# --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
+# 2 epochs, the shortest schedule that passes 99.0%: without shifts it ends at
+# 98.94-98.99% (seeds 1-3), with 1-pixel ones at 99.03-99.18%.
+FAST = {"epochs": 2, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "optimizer": "nesterov",
+        "weight_decay": 5e-4, "schedule": "onecycle", "augment": 1}
+DEFAULT_RECIPE = "lecture"  # when --recipe is not given
+
+
 class Net(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
@@ -37,7 +45,7 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, description=__doc__, argv=argv)
+    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ anything the stopped run logged past the checkpoint it resumes from. Rank 0 only
 """
 from __future__ import annotations
 
-import copy
 import warnings
 
 import torch
 from torch import nn
 
+from common import Split
+
 from . import report
-from .data import Split
+from .device import cpu_copy
 
 SCALARS = {  # metrics CSV column -> TensorBoard tag
     "epoch": "epoch", "train_loss": "loss/train", "test_loss": "loss/test",
@@ -38,10 +39,7 @@ class Board:
 
     def end(self, model: nn.Module, test: Split, predictions: torch.Tensor, step: int) -> None:
         """The --plot figures, the weight histograms and (once per run) the graph."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = report.pyplot()
         labels = test.labels.cpu()
         figure = plt.figure(figsize=(5, 5), layout="constrained")
         report.plot_confusion(figure.subplots(), labels, predictions)
@@ -61,7 +59,7 @@ class Board:
 
     def graph(self, model: nn.Module) -> None:
         """The network as traced from one 28 x 28 image in eval mode (main head only)."""
-        net = copy.deepcopy(model).cpu().float().eval()
+        net = cpu_copy(model)
         with warnings.catch_warnings():  # add_graph traces with torch.jit, which warns it is old
             warnings.simplefilter("ignore")
             self.writer.add_graph(net, torch.zeros(1, 1, 28, 28))

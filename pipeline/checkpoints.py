@@ -11,13 +11,12 @@ import io
 import os
 import pickle
 import platform
-import sys
 from typing import Any
 
 import torch
 from torch import nn
 
-from . import distributed, files, recipes
+from . import distributed, files
 from .errors import UserError
 
 FORMAT = "lecture10-checkpoint/1"
@@ -185,22 +184,3 @@ def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim
     torch.set_rng_state(rng["torch"][r if r < len(rng["torch"]) else 0])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state(rng["cuda"][r if r < len(rng["cuda"]) else 0])
-
-
-# what a resumed run takes from its checkpoint unless typed again
-RESUMED_SETTINGS = ("recipe", *recipes.LECTURE, "test_batch_size", "seed", "augment",
-                    "schedule_epochs", "amp", "evals_per_epoch")
-
-
-def resume_settings(args: Any, saved: dict[str, Any]) -> None:
-    """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
-    overridden = []
-    for key in RESUMED_SETTINGS:
-        if key == "epochs" or key not in saved:
-            continue
-        if key not in args.explicit:
-            setattr(args, key, saved[key])
-        elif getattr(args, key) != saved[key]:
-            overridden.append(f"--{key.replace('_', '-')} {saved[key]} -> {getattr(args, key)}")
-    if overridden:
-        print(f"note: resuming with {', '.join(overridden)}", file=sys.stderr)

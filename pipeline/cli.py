@@ -1,7 +1,7 @@
 """The command line: the flags, the checks of their combinations, and main().
 
-main() parses, fills in the recipe, hands over to `run.run`, and turns what went wrong into
-one line and an exit status. Everything a run does lives in the other modules.
+main() parses, resolves the settings once (pipeline/settings.py), hands them to `run.run`,
+and turns what went wrong into one line and an exit status.
 """
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any, Callable
 
 from torch import nn
 
-from . import checkpoints, distributed, files, interrupts, recipes, report
+from . import checkpoints, distributed, files, interrupts, report
 from .errors import Interrupted, UserError
 from .run import network_name, run
+from .settings import Settings, resolve, typed_flags
 
 
 def _number(kind: type, low: float, low_ok: bool, high: float = math.inf,
@@ -234,28 +235,29 @@ def check_tensorboard(p: argparse.ArgumentParser, args: argparse.Namespace) -> N
         p.error(f"--tensorboard {args.tensorboard}: {existing} cannot be written")
 
 
-def check_recipe(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """What the filled-in recipe cannot run is a usage error too."""
-    if args.optimizer == "nesterov" and args.momentum == 0:
+def check_recipe(p: argparse.ArgumentParser, settings: Settings, fast: dict | None) -> None:
+    """What the resolved recipe cannot run is a usage error too."""
+    if settings.recipe == "fast" and not fast:
+        p.error(f"--recipe fast: {p.prog} defines no FAST recipe")
+    if settings.optimizer == "nesterov" and settings.momentum == 0:
         p.error("--optimizer nesterov needs --momentum above 0")
 
 
-def main(net_factory: Callable[[], nn.Module], description: str | None = None,
-         argv: list[str] | None = None) -> None:
+def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe: str,
+         description: str | None = None, argv: list[str] | None = None) -> None:
     """Parse the command line and run; a UserError is one line on stderr (exit 1), a usage
     error argparse's (exit 2), a signal a line saying what was kept (exit 128 + N)."""
     parser = make_parser(description)
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     check_args(parser, args)
-    # The flags typed on this command line: on --resume they override the checkpoint's.
-    flags = {a.split("=")[0] for a in argv if a.startswith("--")}
-    args.explicit = sorted(a.dest for a in parser._actions if set(a.option_strings) & flags)
-    recipes.fill(args, network_name(net_factory))
-    check_recipe(parser, args)
+    typed = typed_flags(parser, argv, list(vars(args)))
+    network = network_name(net_factory)
     try:
         with interrupts.handled():
-            run(net_factory, args)
+            settings, resumed = resolve(args, typed, network, fast, default_recipe)
+            check_recipe(parser, settings, fast)
+            run(net_factory, settings, resumed)
     except UserError as e:
         where = f"rank {distributed.rank()}: " if distributed.rank() else ""
         print(f"{where}error: {e}", file=sys.stderr)
@@ -263,8 +265,7 @@ def main(net_factory: Callable[[], nn.Module], description: str | None = None,
     except Interrupted as e:
         stopped(str(e), e.status)
     except KeyboardInterrupt as e:  # before training began, or after it ended
-        stop = interrupts.as_stop(e)
-        stopped(stop.what, 128 + stop.signum)
+        stopped(str(interrupts.as_stop(e)), 128 + interrupts.as_stop(e).signum)
     finally:
         distributed.cleanup()
 

@@ -1,7 +1,7 @@
-"""MNIST on disk -> normalised tensors on the training device; the user's own digit pictures.
+"""MNIST's files on disk, checked before common.load_mnist reads them; the user's own pictures.
 
-Each split is held as one tensor (N x 1 x 28 x 28 float32) on the device and normalised once,
-so batches are drawn by indexing: no per-sample transform and no DataLoader in the hot path.
+A picture of a digit (--predict, --explain, the page's drawings) is prepared the way MNIST's
+digits were, so that the networks read it as they read the test set.
 """
 from __future__ import annotations
 
@@ -11,33 +11,21 @@ import os
 import shutil
 import struct
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from common import normalise
+
 from .errors import UserError
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # over the 60,000 training images, pixels in [0, 1]
 MNIST_FILES = {  # file name in MNIST/raw -> the shape of one item
     "train-images-idx3-ubyte": (28, 28),
     "train-labels-idx1-ubyte": (),
     "t10k-images-idx3-ubyte": (28, 28),
     "t10k-labels-idx1-ubyte": (),
 }
-
-
-@dataclass
-class Split:
-    images: torch.Tensor  # N x 1 x 28 x 28 float32, normalised, on the training device
-    labels: torch.Tensor  # N int64, on the training device
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def head(self, n: int) -> Split:
-        return Split(self.images[:n], self.labels[:n])
 
 
 def _missing_data_message(raw: str, reason: str) -> str:
@@ -95,15 +83,12 @@ def gunzip(source: str, target: str) -> None:
             os.unlink(tmp)
 
 
-def normalise(pixels: torch.Tensor) -> torch.Tensor:
-    """uint8 or [0, 1] float pixels -> what the networks saw in training."""
-    if pixels.dtype == torch.uint8:
-        pixels = pixels.float().div_(255)
-    return (pixels - MNIST_MEAN) / MNIST_STD
+def ensure_mnist(data_dir: str) -> None:
+    """The four MNIST files in DATA_DIR/MNIST/raw, unpacked (or downloaded) and checked.
 
-
-def load_mnist(data_dir: str, device: torch.device, download: bool = True) -> tuple[Split, Split]:
-    """MNIST through torchvision (its download, mirrors and checksums), held on `device`."""
+    A file that is missing, damaged or cut short, images and labels that do not agree in
+    number, or labels that are not digits: one UserError naming the file.
+    """
     from torchvision import datasets  # imported here: importing a script stays cheap
 
     raw = os.path.join(data_dir, "MNIST", "raw")
@@ -112,26 +97,21 @@ def load_mnist(data_dir: str, device: torch.device, download: bool = True) -> tu
         if not os.path.isfile(path) and os.path.isfile(f"{path}.gz"):
             gunzip(f"{path}.gz", path)
     if not all(os.path.isfile(os.path.join(raw, name)) for name in MNIST_FILES):
-        if not download:
-            raise UserError(_missing_data_message(raw, "downloading is off"))
         try:
             datasets.MNIST(data_dir, train=True, download=True)
         except Exception as e:  # no network, a mirror down, a bad checksum, a read-only folder
             raise UserError(_missing_data_message(raw, _first_reason(e))) from None
     counts = {name: check_idx_file(os.path.join(raw, name), shape)
               for name, shape in MNIST_FILES.items()}
-    splits = []
-    for train, prefix in ((True, "train"), (False, "t10k")):
+    for prefix in ("train", "t10k"):
         images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
         if counts[images] != counts[labels]:
             raise UserError(f"{raw}: {images} holds {counts[images]} images but {labels} "
                             f"{counts[labels]} labels")
-        ds = datasets.MNIST(data_dir, train=train, download=False)
-        if len(ds.targets) and int(ds.targets.max()) > 9:
+        digits = np.fromfile(os.path.join(raw, labels), dtype=np.uint8, offset=8)
+        if len(digits) and int(digits.max()) > 9:
             raise UserError(f"{os.path.join(raw, labels)}: labels must be digits 0-9, found "
-                            f"{int(ds.targets.max())}")
-        splits.append(Split(normalise(ds.data.to(device).unsqueeze(1)), ds.targets.to(device)))
-    return splits[0], splits[1]
+                            f"{int(digits.max())}")
 
 
 def load_digit(path: str) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """On what a run computes: the device, and the network's place and layout on it."""
 from __future__ import annotations
 
+import copy
 import os
 
 import torch
@@ -59,3 +60,30 @@ def make_deterministic() -> None:
 def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
     """Move a network to the device in channels_last (NHWC), the fast layout for convolutions."""
     return model.to(device=device, memory_format=torch.channels_last)
+
+
+class Autocast(nn.Module):
+    """--amp: the network's forward pass under bf16 autocast, its outputs back in fp32, so
+    that the loss and everything after it is computed as without --amp."""
+
+    def __init__(self, module: nn.Module, device_type: str) -> None:
+        super().__init__()
+        self.module, self.device_type = module, device_type
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        with torch.autocast(device_type=self.device_type, dtype=torch.bfloat16):
+            output = self.module(x)
+        if isinstance(output, tuple):  # a network with auxiliary heads
+            return tuple(o.float() for o in output)
+        return output.float()
+
+
+def device_forward(model: nn.Module, device: torch.device, amp: bool) -> nn.Module:
+    """What runs the forward pass: the network, under autocast with --amp (CPUs with AVX-512
+    BF16 or AMX, and CUDA)."""
+    return Autocast(model, device.type) if amp else model
+
+
+def cpu_copy(model: nn.Module) -> nn.Module:
+    """A CPU, fp32, eval-mode copy of the network, for exporters that trace it."""
+    return copy.deepcopy(model).cpu().float().eval()

@@ -13,7 +13,6 @@ class NonFiniteLoss(UserError):
         super().__init__(f"the loss became {value} in epoch {epoch} at batch {batch} "
                          f"(of {num_batches}); training stopped. Try a lower learning rate "
                          f"(--lr)")
-        self.epoch, self.batch = epoch, batch
 
 
 class Interrupted(Exception):

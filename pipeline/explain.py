@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .probe import probe
 from .report import classifier, classifier_line
 
 MAPS_SHOWN = 16  # feature maps drawn per layer: the most active ones
@@ -62,28 +63,22 @@ class Explainer:
     def __call__(self, image: torch.Tensor) -> Explanation:
         seen: list[Stage] = []
         flattened: list[torch.Tensor] = []
-        device = next(self.model.parameters()).device
+
+        def record(name: str, module: nn.Module, output) -> None:
+            if isinstance(output, torch.Tensor):  # a layer's output: this picture's, 1 x ...
+                seen.append(Stage(name, module, output[0].detach().float().cpu()))
+
         # The hooks live on the shared modules: one caller at a time, from registering them
         # to removing them, or two callers would each record the other's activations.
         with self.lock:
             hooks = [module.register_forward_hook(
-                lambda m, inputs, output, name=name: seen.append(
-                    Stage(name, m, output[0].detach().float().cpu())))
+                lambda m, inputs, output, name=name: record(name, m, output))
                 for name, module in layers(self.model)]
             hooks.append(self.classifier.register_forward_pre_hook(
                 lambda m, inputs: flattened.append(inputs[0][0].detach().float().cpu())))
-            was_training = self.model.training
-            self.model.eval()
-            try:
-                with torch.inference_mode():
-                    output = self.model(image[None].to(device))
-            finally:
-                for hook in hooks:
-                    hook.remove()
-                self.model.train(was_training)
+            output = probe(self.model, hooks, image)
         probabilities = output[0].float().exp().cpu()
-        stages = [s for s in seen if isinstance(s.output, torch.Tensor)]
-        return Explanation(image.cpu(), stages, flattened[-1], self.classifier_name,
+        return Explanation(image.cpu(), seen, flattened[-1], self.classifier_name,
                            self.classifier, probabilities)
 
 
@@ -112,14 +107,9 @@ def most_active(output: torch.Tensor, count: int = MAPS_SHOWN) -> list[int]:
 def plot(path: str, e: Explanation, title: str) -> None:
     """The input, each layer's most active feature maps, the flattened vector and the ten
     probabilities, each panel titled with the layer's name and shape, in forward order."""
-    import io
+    from . import report
 
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from . import files, report
-
+    plt = report.pyplot()
     panels = 1 + len(e.stages) + 1  # the classifier's panel is the probabilities
     columns = 4
     rows = -(-panels // columns)
@@ -146,10 +136,7 @@ def plot(path: str, e: Explanation, title: str) -> None:
                  f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=10)
     for cell in cells:
         cell.set_facecolor("none")
-    image = io.BytesIO()
-    fig.savefig(image, dpi=80, format=report.plot_format(path))
-    plt.close(fig)
-    files.write_bytes(path, image.getvalue())
+    report.save_figure(fig, path, dpi=80)
 
 
 def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> None:

@@ -8,13 +8,13 @@ is refused and nothing is written.
 """
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
+from common import Split
+
 from . import files
-from .data import Split
+from .device import cpu_copy
 from .errors import UserError
 
 TOLERANCE = 1e-4  # largest difference in log-probabilities accepted, fp32
@@ -22,7 +22,7 @@ TOLERANCE = 1e-4  # largest difference in log-probabilities accepted, fp32
 
 def to_onnx(model: nn.Module) -> bytes:
     """The network (eval mode, CPU, fp32) as an ONNX model with a dynamic batch dimension."""
-    net = copy.deepcopy(model).cpu().float().eval()
+    net = cpu_copy(model)
     example = torch.zeros(2, 1, 28, 28)
     batch = torch.export.Dim("batch", min=1)
     try:
@@ -41,7 +41,7 @@ def compare(model: nn.Module, onnx_model: bytes, test: Split,
 
     session = onnxruntime.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
-    net = copy.deepcopy(model).cpu().float().eval()
+    net = cpu_copy(model)
     correct_torch = correct_onnx = 0
     largest = 0.0
     with torch.inference_mode():

@@ -34,10 +34,6 @@ class Stop(KeyboardInterrupt):
         super().__init__(NAMES.get(signum, f"signal {signum}"))
         self.signum = signum
 
-    @property
-    def what(self) -> str:
-        return str(self)
-
 
 def as_stop(error: KeyboardInterrupt) -> Stop:
     """A plain KeyboardInterrupt (Python's own Ctrl-C) is a Stop by SIGINT."""

@@ -8,8 +8,10 @@ import os
 import torch
 from torch import nn
 
+from common import MNIST_MEAN, MNIST_STD, Split
+
 from . import files
-from .data import MNIST_MEAN, MNIST_STD, Split
+from .probe import probe
 
 METRIC_FIELDS = ("epoch", "train_loss", "test_loss", "test_accuracy", "seconds", "lr")
 
@@ -37,16 +39,18 @@ def classifier_line(name: str, fc: nn.Linear) -> str:
 def flatten_size(model: nn.Module) -> int:
     """Run one 1 x 28 x 28 image and measure what reaches the classifier."""
     seen = []
-    hook = classifier(model)[1].register_forward_pre_hook(lambda m, inp: seen.append(inp[0][0].numel()))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
-    finally:
-        hook.remove()
-        model.train(was_training)
+    hook = classifier(model)[1].register_forward_pre_hook(
+        lambda m, inputs: seen.append(inputs[0][0].numel()))
+    probe(model, [hook])
     return seen[0]
+
+
+def predictions(model: nn.Module, data: Split, batch_size: int) -> torch.Tensor:
+    """The digit the network reads in each image of `data`, on the CPU."""
+    model.eval()
+    with torch.inference_mode():
+        return torch.cat([model(data.images[i:i + batch_size]).argmax(dim=1)
+                          for i in range(0, len(data), batch_size)]).cpu()
 
 
 def summary(model: nn.Module) -> str:
@@ -65,11 +69,7 @@ def summary(model: nn.Module) -> str:
 def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Split,
          predictions: torch.Tensor, title: str) -> None:
     """Curves, confusion matrix, mistakes and first-layer filters in one PNG."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(15, 9.5), layout="constrained")
+    fig = pyplot().figure(figsize=(15, 9.5), layout="constrained")
     fig.suptitle(title, fontsize=14)
     top, bottom = fig.subfigures(2, 1, height_ratios=[1, 1.05])
     ax_loss, ax_acc, ax_cm = top.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.1]})
@@ -79,9 +79,22 @@ def plot(path: str, metrics: list[dict[str, float]], model: nn.Module, test: Spl
     mistakes_fig, filters_fig = bottom.subfigures(1, 2, width_ratios=[1.5, 1])
     plot_mistakes(mistakes_fig, test.images.cpu(), labels, predictions)
     plot_filters(filters_fig, model)
+    save_figure(fig, path, dpi=90)
+
+
+def pyplot():
+    """matplotlib.pyplot, drawing to files only (no window, no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path: str, dpi: int) -> None:
+    """The figure in the format its file name asks for, written whole (files.write_bytes)."""
     image = io.BytesIO()
-    fig.savefig(image, dpi=90, format=plot_format(path))
-    plt.close(fig)
+    fig.savefig(image, dpi=dpi, format=plot_format(path))
+    pyplot().close(fig)
     files.write_bytes(path, image.getvalue())
 
 

@@ -1,7 +1,6 @@
 """What a command line asks of a network: its summary, predictions, a test pass, or training."""
 from __future__ import annotations
 
-import argparse
 import inspect
 import os
 from pathlib import Path
@@ -10,12 +9,14 @@ from typing import Callable
 import torch
 from torch import nn
 
+import common
+
 from . import checkpoints, distributed, explain, export, report, serve
-from .data import load_digit, load_mnist
-from .device import make_deterministic, pick_device, prepare_model
-from .loop import evaluate, print_test
+from .data import load_digit
+from .device import device_forward, make_deterministic, pick_device, prepare_model
+from .settings import Settings
 from .shapes import check_shapes
-from .training import Training, plot_test
+from .training import Training
 
 
 def network_name(net_factory: Callable[[], nn.Module]) -> str:
@@ -23,58 +24,61 @@ def network_name(net_factory: Callable[[], nn.Module]) -> str:
     return Path(inspect.getfile(net_factory)).stem
 
 
-def run(net_factory: Callable[[], nn.Module], args: argparse.Namespace) -> None:
-    """Do what `args` ask; a problem with the user's input is raised as a UserError."""
+def run(net_factory: Callable[[], nn.Module], settings: Settings,
+        resumed: dict | None = None) -> None:
+    """Do what the settings ask; a problem with the user's input is raised as a UserError.
+
+    `resumed`: the checkpoint that --resume names, already read."""
     network = network_name(net_factory)
-    if args.summary:
+    if settings.summary:
         net = net_factory()
         check_shapes(net, network)
         print(report.summary(net))
         return
-    if args.deterministic:
+    if settings.deterministic:
         make_deterministic()
-    device = pick_device(args.device)
+    device = pick_device(settings.device)
     distributed.setup(device)
-    torch.manual_seed(args.seed)  # the same initial weights on every rank
+    torch.manual_seed(settings.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
     check_shapes(model, network)  # a layer that does not fit, before any data is loaded
-    picture = load_digit(args.explain) if args.explain else None  # a bad file: said now
+    picture = load_digit(settings.explain) if settings.explain else None  # a bad file: said now
     if distributed.world_size() > 1:
         # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
-        torch.manual_seed((args.seed + distributed.rank()) % 2**64)
-    if args.load:
-        loaded = checkpoints.load_weights(model, args.load, network)
-        if args.predict:
-            predict(model, args.predict, device)
-        if args.evaluate:
-            evaluate_loaded(model, device, args, loaded["metrics"] if loaded else [],
-                            f"{network}: {args.load}")
-        if args.export_onnx and distributed.is_main():
-            test_data = load_mnist(args.data_dir, device)[1]
-            export.export_onnx(model, args.export_onnx, test_data, args.test_batch_size)
-        if args.predict or args.evaluate or args.export_onnx or args.explain or args.serve:
+        torch.manual_seed((settings.seed + distributed.rank()) % 2**64)
+    if settings.load:
+        loaded = checkpoints.load_weights(model, settings.load, network)
+        if settings.predict:
+            predict(model, settings.predict, device)
+        if settings.evaluate:
+            evaluate_loaded(model, device, settings, loaded["metrics"] if loaded else [],
+                            f"{network}: {settings.load}")
+        if settings.export_onnx and distributed.is_main():
+            test_data = common.load_mnist(settings.data_dir, device)[1]
+            export.export_onnx(model, settings.export_onnx, test_data, settings.test_batch_size)
+        if settings.predict or settings.evaluate or settings.export_onnx or settings.explain or settings.serve:
             if distributed.is_main():
-                look_inside(model, network, args, picture, own_plot=args.evaluate)
+                look_inside(model, network, settings, picture, own_plot=settings.evaluate)
             return
-    Training(network, model, device, args).run()
+    Training(network, model, device, settings, resumed).run()
     if distributed.is_main():
-        look_inside(model, network, args, picture, own_plot=True)
+        look_inside(model, network, settings, picture, own_plot=True)
 
 
-def look_inside(model: nn.Module, network: str, args: argparse.Namespace,
+def look_inside(model: nn.Module, network: str, settings: Settings,
                 picture: torch.Tensor | None, own_plot: bool) -> None:
     """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
     there), then --serve the page."""
-    if args.explain:
+    if settings.explain:
         e = explain.Explainer(model)(picture)
-        print(explain.describe(args.explain, e))
-        if args.plot:
-            stem, ext = os.path.splitext(args.plot)
-            path = f"{stem}-explain{ext}" if own_plot else args.plot
-            explain.plot(path, e, f"{network}: {args.explain}")
+        print(explain.describe(settings.explain, e))
+        if settings.plot:
+            stem, ext = os.path.splitext(settings.plot)
+            path = f"{stem}-explain{ext}" if own_plot else settings.plot
+            explain.plot(path, e, f"{network}: {settings.explain}")
             print(f"layers drawn to {path}")
-    if args.serve:
-        serve.serve(model, network, args.host, args.port)
+    if settings.serve:
+        serve.serve(model, network, settings.host, settings.port)
 
 
 def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:
@@ -88,12 +92,11 @@ def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:
         print(f"{path}: {d} ({100.0 * c:.1f}%)")
 
 
-def evaluate_loaded(model: nn.Module, device: torch.device, args: argparse.Namespace,
+def evaluate_loaded(model: nn.Module, device: torch.device, settings: Settings,
                     history: list[dict[str, float]], title: str) -> None:
     """The test line for loaded weights, and the plot if asked (with the file's own history)."""
-    test_data = load_mnist(args.data_dir, device)[1]
-    loss, correct, _ = evaluate(model, test_data, args.test_batch_size, amp=args.amp,
-                                sharded=distributed.active())
-    print_test(loss, correct, len(test_data))
-    if args.plot and distributed.is_main():
-        plot_test(model, test_data, args, history, title)
+    test_data = common.load_mnist(settings.data_dir, device)[1]
+    common.test(device_forward(model, device, settings.amp), test_data, settings.test_batch_size)
+    if settings.plot and distributed.is_main():
+        report.plot(settings.plot, history, model, test_data,
+                    report.predictions(model, test_data, settings.test_batch_size), title)

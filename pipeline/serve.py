@@ -36,8 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common import MNIST_MEAN, MNIST_STD
+
 from . import explain
-from .data import MNIST_MEAN, MNIST_STD, prepare_digit, read_picture
+from .data import prepare_digit, read_picture
 from .errors import UserError
 from .report import classifier_line
 

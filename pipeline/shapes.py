@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
+from .probe import probe
 
 
 def _linear(name: str, m: nn.Linear, x: torch.Tensor) -> str | None:
@@ -56,16 +57,9 @@ def check_shapes(model: nn.Module, network: str) -> None:
 
     hooks = [m.register_forward_pre_hook(lambda m, inp, name=name: before(name, m, inp))
              for name, m in model.named_modules() if name and not list(m.children())]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
-            model(torch.zeros(1, 1, 28, 28, device=next(model.parameters()).device))
+        probe(model, hooks)
     except RuntimeError as e:  # a grid too small for a kernel, a view that does not fit
         where = f" in {running[-1]}" if running else ""
         raise UserError(f"{network}.py: one 28 x 28 image cannot pass through the network"
                         f"{where}: {str(e).splitlines()[0]}") from None
-    finally:
-        for hook in hooks:
-            hook.remove()
-        model.train(was_training)

@@ -1,64 +1,85 @@
-"""A training run: started or resumed, its epochs, its test passes, its last line."""
+"""A training run: the lecture's train() and test() from common.py, cut and wrapped.
+
+The run decides where an epoch is cut: at every log line (where it checks the losses so far
+and every torchrun rank stops at the same step if one got a signal) and at every test pass
+(where it tests, writes the checkpoint and the metrics, and stops at --target-accuracy).
+Between two pieces it does what the lecture's loop does not need to know about.
+"""
 from __future__ import annotations
 
-import argparse
-import math
-import os
+import functools
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
-from . import board, checkpoints, distributed, export, interrupts, recipes, report
-from .data import Split, load_mnist
+import common
+
+from . import augment, board, checkpoints, distributed, export, interrupts, recipes, report
+from .device import device_forward
 from .errors import Interrupted, NonFiniteLoss, UserError
-from .loop import evaluate, print_test, train_epoch
+from .settings import Settings
 
 
-def position(epochs: int, batches: int, num_batches: int) -> float:
-    """How far a run is, in epochs: 2 after two epochs, 2.25 a quarter into the third."""
-    if batches % num_batches == 0:
-        return epochs + batches // num_batches
-    return round(epochs + batches / num_batches, 2)
+@dataclass(frozen=True)
+class Position:
+    """How far a run is: `epoch` epochs finished and `batch` batches into the next one."""
+    epoch: int
+    batch: int = 0
+
+    def epochs(self, num_batches: int) -> float:
+        """In epochs: 2 after two epochs, 2.25 a quarter into the third."""
+        if self.batch % num_batches == 0:
+            return self.epoch + self.batch // num_batches
+        return round(self.epoch + self.batch / num_batches, 2)
+
+
+class LossSum:
+    """Training losses added up, weighted by batch size: since a test pass, or an epoch."""
+
+    def __init__(self) -> None:
+        self.total, self.seen = 0.0, 0
+
+    def add(self, total: float, seen: int) -> None:
+        self.total += total
+        self.seen += seen
+
+    def mean(self) -> float:
+        return self.total / self.seen
 
 
 class Training:
-    """One run of `--epochs`, from scratch or from `--resume`.
+    """One run of --epochs, from scratch or from --resume.
 
-    Its fields are the run's state: how far it is (`epoch`, and `done`/`into` where it started),
-    the metrics so far, what the file at --checkpoint holds (`saved`, in epochs), and whether
-    the target accuracy was `reached`. Each test pass updates them.
+    Its fields are the run's state: where it started (`start`) and in which epoch it is
+    (`epoch`), the metrics so far, how far the file at --checkpoint has got (`saved`, in
+    epochs; 0 when nothing is written) and whether the target accuracy was `reached`.
     """
 
     def __init__(self, network: str, model: nn.Module, device: torch.device,
-                 args: argparse.Namespace) -> None:
-        self.network, self.model, self.device, self.args = network, model, device, args
-        if (distributed.restarted() and not args.resume and args.checkpoint
-                and os.path.exists(args.checkpoint)):
-            args.resume = args.checkpoint  # torchrun --max-restarts: carry on from the last pass
-            args.explicit = [k for k in args.explicit if k not in checkpoints.RESUMED_SETTINGS]
-        self.resumed = checkpoints.read_checkpoint(args.resume, network) if args.resume else None
-        if self.resumed is not None:
-            checkpoints.resume_settings(args, self.resumed["args"])
-        self.metrics: list[dict[str, float]] = list(self.resumed["metrics"]) if self.resumed else []
-        self.done = self.resumed["epoch"] if self.resumed else 0  # epochs finished
-        self.into = self.resumed.get("batch", 0) if self.resumed else 0  # batches of the next
-        self.epochs = 1 if args.dry_run else args.epochs
-        self.epoch = self.done + 1
+                 settings: Settings, resumed: dict | None) -> None:
+        self.network, self.model, self.device = network, model, device
+        self.settings, self.resumed = settings, resumed
+        self.metrics: list[dict[str, float]] = list(resumed["metrics"]) if resumed else []
+        self.start = Position(resumed["epoch"], resumed.get("batch", 0)) if resumed else Position(0)
+        self.epochs = 1 if settings.dry_run else settings.epochs
+        self.epoch = self.start.epoch + 1
         self.reached = False
+        self.board = None
 
     def run(self) -> None:
         """Train to the last epoch (or the target), then print the summary and write the files."""
-        if self.done >= self.epochs:
-            print(f"{self.args.resume} has finished {self.done} of {self.epochs} epochs; nothing "
-                  f"to train (raise --epochs to continue)")
+        if self.start.epoch >= self.epochs:
+            print(f"{self.settings.resume} has finished {self.start.epoch} of {self.epochs} "
+                  f"epochs; nothing to train (raise --epochs to continue)")
             return
         self.set_up()
         try:
-            start = time.perf_counter()
+            started = time.perf_counter()
             self.train_until_stopped()
-            self.finish(time.perf_counter() - start)
+            self.finish(time.perf_counter() - started)
         finally:
             if self.board:
                 self.board.close()
@@ -79,97 +100,173 @@ class Training:
         except KeyboardInterrupt as e:
             stop = interrupts.as_stop(e)
             where = f"after epoch {self.epoch}" if self.saved == self.epoch else f"in epoch {self.epoch}"
-            raise Interrupted(f"{stop.what} {where}{self.kept()}", stop.signum) from None
+            raise Interrupted(f"{stop} {where}{self.kept()}", stop.signum) from None
 
     def set_up(self) -> None:
         """Data, optimiser, schedule and batch order, restored from the checkpoint if resuming."""
-        args, model = self.args, self.model
-        self.train_data, self.test_data = load_mnist(args.data_dir, self.device)
-        if args.dry_run:
-            self.test_data = self.test_data.head(args.test_batch_size)
-        self.optimizer = recipes.make_optimizer(model, args)
-        per_rank = len(self.train_data) // distributed.world_size()
-        self.num_batches = math.ceil(per_rank / args.batch_size)
-        if args.evals_per_epoch > self.num_batches:
-            raise UserError(f"--evals-per-epoch {args.evals_per_epoch}: an epoch has only "
-                            f"{self.num_batches} batches of {args.batch_size} here")
-        self.scheduler = recipes.make_scheduler(self.optimizer, args, self.num_batches)
-        self.generator = torch.Generator().manual_seed(args.seed)  # the batch order, on the CPU
+        s, model = self.settings, self.model
+        self.train_data, self.test_data = common.load_mnist(s.data_dir, self.device)
+        if s.dry_run:
+            self.test_data = self.test_data.head(s.test_batch_size)
+        self.images_per_rank = len(self.train_data) // distributed.world_size()
+        self.num_batches = -(-self.images_per_rank // s.batch_size)
+        if s.evals_per_epoch > self.num_batches:
+            raise UserError(f"--evals-per-epoch {s.evals_per_epoch}: an epoch has only "
+                            f"{self.num_batches} batches of {s.batch_size} here")
+        self.test_at = {round(self.num_batches * k / s.evals_per_epoch)
+                        for k in range(1, s.evals_per_epoch + 1)} - {0}
+        self.optimizer = recipes.make_optimizer(model, s)
+        self.scheduler = recipes.make_scheduler(self.optimizer, s, self.num_batches)
+        self.generator = torch.Generator().manual_seed(s.seed)  # the batch order, on the CPU
         if self.resumed is not None:
             checkpoints.restore(self.resumed, model, self.optimizer, self.scheduler,
                                 self.generator)
-            if "lr" in args.explicit or "momentum" in args.explicit:
-                recipes.override_lr(self.optimizer, self.scheduler, args)
-        # What the steps run; `model` itself is what is saved, evaluated and restored.
-        self.forward = model
+            if "lr" in s.typed or "momentum" in s.typed:
+                recipes.override_lr(self.optimizer, self.scheduler, s)
+        if self.scheduler is not None:  # the schedule moves after every step of the optimiser
+            self.optimizer.register_step_post_hook(lambda *_: self.scheduler.step())
+        self.transform = functools.partial(augment.random_shift, pixels=s.augment) \
+            if s.augment else None
+        self.wrap_model()
+        self.saved = self.start.epochs(self.num_batches)  # what the file at --checkpoint holds
+        self.last_step = self.step(self.start)
+        if s.tensorboard and distributed.is_main():
+            self.board = board.Board(s.tensorboard, self.last_step, self.resumed is not None)
+
+    def wrap_model(self) -> None:
+        """What the steps run (`forward`) and what the test passes run (`tester`); `model`
+        itself is what is saved, evaluated and restored."""
+        s, forward = self.settings, self.model
         if distributed.active():
-            self.forward = torch.nn.parallel.DistributedDataParallel(
-                model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        if args.compile:
-            self.forward = torch.compile(self.forward)
-        # Under torchrun each rank tests its shard with the plain module (DDP's forward would
-        # expect the same number of calls on every rank), after taking rank 0's BN statistics.
-        self.tester = model if distributed.active() else self.forward
-        self.test_at = {round(self.num_batches * k / args.evals_per_epoch)
-                        for k in range(1, args.evals_per_epoch + 1)} - {0}
-        self.saved = position(self.done, self.into, self.num_batches)  # what the file holds
-        self.step = self.done * self.num_batches + self.into  # batches trained, for TensorBoard
-        self.board = None
-        if args.tensorboard and distributed.is_main():
-            self.board = board.Board(args.tensorboard, self.step, self.resumed is not None)
+            forward = torch.nn.parallel.DistributedDataParallel(
+                forward, device_ids=[self.device] if self.device.type == "cuda" else None)
+        if s.compile:
+            forward = torch.compile(forward)
+        self.forward = device_forward(forward, self.device, s.amp)
+        # Under torchrun each rank tests with the plain module (DDP's forward would expect the
+        # same number of calls on every rank), after taking rank 0's batch-norm statistics.
+        self.tester = device_forward(self.model, self.device, s.amp) if distributed.active() \
+            else self.forward
+
+    def step(self, at: Position) -> int:
+        """The run's position in batches trained: TensorBoard's step."""
+        return at.epoch * self.num_batches + at.batch
 
     def train_epochs(self) -> None:
-        args = self.args
-        for self.epoch in range(self.done + 1, self.epochs + 1):
-            self.order_state = self.generator.get_state()  # this epoch's permutation
-            train_epoch(self.forward, self.optimizer, self.train_data, self.epoch,
-                        args.batch_size, args.log_interval, self.generator,
-                        scheduler=self.scheduler, augment=args.augment, amp=args.amp,
-                        dry_run=args.dry_run, progress=args.progress and distributed.is_main(),
-                        start=self.into if self.epoch == self.done + 1 else 0,
-                        test_at=self.test_at, on_test=self.test)
-            if self.reached:
-                break
+        for self.epoch in range(self.start.epoch + 1, self.epochs + 1):
+            first = self.start.batch if self.epoch == self.start.epoch + 1 else 0
+            self.order_state = self.generator.get_state()  # before this epoch's permutation
+            order = torch.randperm(len(self.train_data), generator=self.generator)
+            order = order[distributed.shard(len(self.train_data))].to(self.device)
+            self.epoch_loss, self.test_loss = LossSum(), LossSum()
+            self.bar = self.progress_bar(first)
+            try:
+                if self.train_epoch(order, first):
+                    return
+            finally:
+                if self.bar is not None:
+                    self.bar.close()
 
-    def test(self, batches: int, train_loss: float) -> bool:
+    def train_epoch(self, order: torch.Tensor, first: int) -> bool:
+        """This epoch's pieces from batch `first`, each ending at a log line or a test pass;
+        True when a test pass reached the target."""
+        s = self.settings
+        log_interval = 0 if self.bar is not None else s.log_interval
+        for start, stop in self.pieces(first):
+            batches = common.Batches(self.train_data, order, s.batch_size, start, stop,
+                                     self.transform)
+            losses = common.train(self.forward, self.optimizer, batches, self.epoch,
+                                  log_interval)
+            self.add_losses(losses, batches)
+            if s.dry_run or stop in self.test_at:  # a dry run's epoch is its first batch
+                if self.test_between(self.num_batches if s.dry_run else stop):
+                    return True
+        return False
+
+    def pieces(self, first: int) -> list[tuple[int, int]]:
+        """Where this epoch is cut, from batch `first`: before each log line, at each test."""
+        if self.settings.dry_run:
+            return [(0, 1)]
+        interval = self.settings.log_interval
+        cuts = set(range(interval, self.num_batches, interval)) | self.test_at | {self.num_batches}
+        cuts = sorted(c for c in cuts if c > first)
+        return list(zip([first] + cuts[:-1], cuts))
+
+    def add_losses(self, losses: torch.Tensor, batches: common.Batches) -> None:
+        """A piece's losses, averaged over the ranks (the step's one sync with the device): a
+        NaN or infinity stops the run, naming its batch; the rest are added up."""
+        losses = distributed.all_reduce_sum(losses.float()).div_(distributed.world_size()).cpu()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            first = int(bad[0])
+            raise NonFiniteLoss(self.epoch, batches.start + first, self.num_batches,
+                                float(losses[first]))
+        sizes = torch.tensor([min(batches.batch_size, len(batches.order) - i * batches.batch_size)
+                              for i in range(batches.start, batches.stop)])
+        total, seen = float((losses * sizes).sum()), int(sizes.sum())  # seen: as on every rank
+        self.epoch_loss.add(total, seen)
+        self.test_loss.add(total, seen)
+        interrupts.stop_together(self.device)  # under torchrun: all ranks stop at one step
+        if self.bar is not None:
+            self.bar.update(batches.stop - batches.start)
+            self.bar.set_postfix(loss=f"{self.epoch_loss.mean():.4f}")
+
+    def progress_bar(self, first: int):
+        """--progress: a bar for this epoch instead of the Train Epoch lines (rank 0)."""
+        if not (self.settings.progress and distributed.is_main()):
+            return None
+        from tqdm import tqdm
+        return tqdm(total=self.num_batches, initial=first, desc=f"Epoch {self.epoch}",
+                    unit="batch", leave=True)
+
+    def test_between(self, batches: int) -> bool:
+        """A test pass after `batches` batches (its line goes where the bar was); True to stop."""
+        if self.bar is not None and batches < self.num_batches:
+            self.bar.clear()  # the bar comes back below the test line
+        stop = self.test(batches)
+        if self.bar is not None:
+            self.bar.refresh()
+        return stop
+
+    def test(self, batches: int) -> bool:
         """A test pass after `batches` batches of this epoch: print, record, save; True to stop."""
-        args = self.args
+        s = self.settings
         distributed.broadcast_buffers(self.model)
-        test_loss, correct, _ = evaluate(self.tester, self.test_data, args.test_batch_size,
-                                         amp=args.amp, sharded=distributed.active())
-        print_test(test_loss, correct, len(self.test_data))
-        self.metrics.append({"epoch": position(self.epoch - 1, batches, self.num_batches),
-                             "train_loss": train_loss, "test_loss": test_loss,
+        test_loss, correct = common.test(self.tester, self.test_data, s.test_batch_size)
+        at = Position(self.epoch - 1, batches)
+        self.metrics.append({"epoch": at.epochs(self.num_batches),
+                             "train_loss": self.test_loss.mean(), "test_loss": test_loss,
                              "test_accuracy": 100.0 * correct / len(self.test_data),
                              "seconds": time.perf_counter() - self.since,
                              "lr": self.optimizer.param_groups[0]["lr"]})
-        self.step = (self.epoch - 1) * self.num_batches + batches
+        self.test_loss = LossSum()
+        self.last_step = self.step(at)
         if self.board:
-            self.board.test_pass(self.metrics[-1], self.step)
+            self.board.test_pass(self.metrics[-1], self.last_step)
         self.save(batches)
-        self.reached = bool(args.target_accuracy) and (
-            self.metrics[-1]["test_accuracy"] >= args.target_accuracy)
+        self.reached = bool(s.target_accuracy) and (
+            self.metrics[-1]["test_accuracy"] >= s.target_accuracy)
         self.since = time.perf_counter()
         return self.reached
 
     def save(self, batches: int) -> None:
         """The metrics so far, and the whole state after `batches` batches of this epoch."""
-        args = self.args
-        if not (args.checkpoint or args.metrics):
+        s = self.settings
+        if not (s.checkpoint or s.metrics):
             return
         ended = batches == self.num_batches
         state = None
-        if args.checkpoint:  # every rank: it gathers their random states
+        if s.checkpoint:  # every rank: it gathers their random states
             state = checkpoints.make_checkpoint(
                 self.network, self.model, self.optimizer, self.scheduler, self.generator,
-                self.epoch if ended else self.epoch - 1, vars(args), self.metrics,
+                self.epoch if ended else self.epoch - 1, s.as_dict(), self.metrics,
                 batch=0 if ended else batches, order_state=self.order_state)
 
         def write() -> None:
-            if args.metrics:
-                report.write_metrics(args.metrics, self.metrics)
+            if s.metrics:
+                report.write_metrics(s.metrics, self.metrics)
             if state is not None:
-                checkpoints.atomic_save(state, args.checkpoint)
+                checkpoints.atomic_save(state, s.checkpoint)
 
         with interrupts.deferred_interrupt():  # a signal waits until the file and `saved` agree
             self.on_main(write)  # no rank runs ahead of the files on disk
@@ -189,12 +286,12 @@ class Training:
 
     def finish(self, seconds: float) -> None:
         """The summary line, then the trained weights and the plot (rank 0)."""
-        args, metrics = self.args, self.metrics
-        ran = metrics[-1]["epoch"] - position(self.done, self.into, self.num_batches)
+        s, metrics = self.settings, self.metrics
+        ran = metrics[-1]["epoch"] - self.start.epochs(self.num_batches)
         best = max(metrics, key=lambda r: r["test_accuracy"])
         target = ""
-        if args.target_accuracy:
-            target = (f", target {args.target_accuracy:.2f}% "
+        if s.target_accuracy:
+            target = (f", target {s.target_accuracy:.2f}% "
                       f"{'reached' if self.reached else 'not reached'}")
         print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
               f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
@@ -206,35 +303,26 @@ class Training:
 
     def write_results(self) -> None:
         """What the run was asked to leave: weights, plot, TensorBoard's figures, ONNX."""
-        args = self.args
-        if args.save_model:
-            checkpoints.save_weights(self.model, args.save_model, self.network)
-        if args.plot or self.board:
-            _, _, predictions = evaluate(self.model, self.test_data, args.test_batch_size,
-                                         keep_predictions=True)
-            if args.plot:
-                report.plot(args.plot, self.metrics, self.model, self.test_data, predictions,
+        s = self.settings
+        if s.save_model:
+            checkpoints.save_weights(self.model, s.save_model, self.network)
+        if s.plot or self.board:
+            predictions = report.predictions(self.model, self.test_data, s.test_batch_size)
+            if s.plot:
+                report.plot(s.plot, self.metrics, self.model, self.test_data, predictions,
                             f"{self.network}: {self.metrics[-1]['epoch']} epochs")
             if self.board:
-                self.board.end(self.model, self.test_data, predictions, self.step)
-        if args.export_onnx:
-            export.export_onnx(self.model, args.export_onnx, self.test_data,
-                               args.test_batch_size)
+                self.board.end(self.model, self.test_data, predictions, self.last_step)
+        if s.export_onnx:
+            export.export_onnx(self.model, s.export_onnx, self.test_data, s.test_batch_size)
 
     def kept(self) -> str:
         """What a stopped run leaves behind, for the last line it prints."""
-        if not self.args.checkpoint:
+        if not self.settings.checkpoint:
             return ""
         if not self.saved:
             if len(self.metrics) > (len(self.resumed["metrics"]) if self.resumed else 0):
-                return f"; no checkpoint could be written to {self.args.checkpoint}"
-            return f"; no test pass had run, so {self.args.checkpoint} was not written"
-        return (f"; {self.args.checkpoint} holds epoch {self.saved:g}: continue with "
-                f"--resume {self.args.checkpoint}")
-
-
-def plot_test(model: nn.Module, test_data: Split, args: argparse.Namespace,
-              metrics: list[dict[str, float]], title: str) -> None:
-    """The network's predictions on the test set, drawn with the run's curves."""
-    _, _, predictions = evaluate(model, test_data, args.test_batch_size, keep_predictions=True)
-    report.plot(args.plot, metrics, model, test_data, predictions, title)
+                return f"; no checkpoint could be written to {self.settings.checkpoint}"
+            return f"; no test pass had run, so {self.settings.checkpoint} was not written"
+        return (f"; {self.settings.checkpoint} holds epoch {self.saved:g}: continue with "
+                f"--resume {self.settings.checkpoint}")

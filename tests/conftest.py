@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +22,37 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scripts live at the top level, not in a package
 
+from pipeline import networks  # noqa: E402  (needs ROOT on the path)
+
 REAL_DATA = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+# Every network: the scripts beside common.py that define `class Net`, a learner's own too.
+NETWORKS = networks.names()
+
+# The lines a run prints, as the lecture prints them, and the run's last line.
+TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
+                       re.M)
+TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
+FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
+                      r"best accuracy (\d+\.\d\d)% at epoch (\d+(?:\.\d+)?), "
+                      r"final (\d+\.\d\d)%(, target .*)?$", re.M)
+
+
+def printed_tests(out: str) -> list[str]:
+    return [m.group(0) for m in TEST_LINE.finditer(out)]
+
+
+def train_lines(out: str, epoch: int) -> list[str]:
+    return [m.group(0) for m in TRAIN_LINE.finditer(out) if m.group(1) == str(epoch)]
+
+
+def first_new_best_inside_epoch_2(rows: list[dict[str, float]]) -> int:
+    """The index of the first test pass inside epoch 2 that beats every earlier one."""
+    for i, row in enumerate(rows):
+        if 1 < row["epoch"] < 2 and row["test_accuracy"] > max(
+                r["test_accuracy"] for r in rows[:i]):
+            return i
+    raise AssertionError(f"no test pass inside epoch 2 beats the earlier ones: {rows}")
 
 
 def run(module, capsys, *args: str) -> tuple[int, str, str]:
@@ -95,3 +127,25 @@ def offline(monkeypatch):
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """The simple network after 3 epochs on synthetic digits: its data, checkpoint, saved
+    weights, what it printed, and two pictures of digits (1 and 7) drawn dark on light."""
+    root = tmp_path_factory.mktemp("trained")
+    data = make_mnist(root / "data")
+    paths = {"data": str(data), "checkpoint": str(root / "ck.pt"), "model": str(root / "net.pt")}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
+         paths["data"], "--epochs", "3", "--lr", "0.05", "--checkpoint", paths["checkpoint"],
+         "--save-model", paths["model"]], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    paths["out"] = result.stdout
+    paths["weights"] = paths["model"]
+    paths["pictures"] = {}
+    for digit in (1, 7):
+        path = root / f"d{digit}.png"
+        draw_digit(digit, (120, 160), 110, stroke=4, ink=30, paper=235, mode="RGB").save(path)
+        paths["pictures"][digit] = str(path)
+    return paths

@@ -9,6 +9,8 @@ import torch
 
 import common
 from conftest import ROOT, write_idx
+from pipeline.data import MNIST_FILES
+from pipeline.errors import UserError
 
 RAW = ("MNIST", "raw")
 
@@ -34,20 +36,20 @@ def damage(path, how):
 def test_a_damaged_file_is_named(mnist_dir, name, how):
     path = mnist_dir.joinpath(*RAW, name)
     damage(path, how)
-    with pytest.raises(common.UserError, match=name):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+    with pytest.raises(UserError, match=name):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_images_and_labels_must_agree_in_count(mnist_dir):
     write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.zeros(7).numpy())
-    with pytest.raises(common.UserError, match="500 images but t10k-labels-idx1-ubyte 7 labels"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+    with pytest.raises(UserError, match="500 images but t10k-labels-idx1-ubyte 7 labels"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_labels_must_be_digits(mnist_dir):
     write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.full((500,), 12).numpy())
-    with pytest.raises(common.UserError, match="labels must be digits 0-9"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+    with pytest.raises(UserError, match="labels must be digits 0-9"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):
@@ -55,7 +57,7 @@ def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):
 
     raw = mnist_dir.joinpath(*RAW)
     expected = common.load_mnist(str(mnist_dir), torch.device("cpu"))[0]
-    for name in common.MNIST_FILES:
+    for name in MNIST_FILES:
         path = raw / name
         path.with_name(name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
         path.unlink()
@@ -68,16 +70,16 @@ def test_a_damaged_gz_is_named(mnist_dir):
     path = mnist_dir.joinpath(*RAW, "train-images-idx3-ubyte")
     path.with_name(path.name + ".gz").write_bytes(b"\x1f\x8b not really gzip")
     path.unlink()
-    with pytest.raises(common.UserError, match="train-images-idx3-ubyte.gz: cannot be unpacked"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"), download=False)
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz: cannot be unpacked"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
-    with pytest.raises(common.UserError) as err:
+    with pytest.raises(UserError) as err:
         common.load_mnist(str(tmp_path), torch.device("cpu"))
     message = str(err.value)
     assert str(tmp_path / "MNIST" / "raw") in message
-    for name in common.MNIST_FILES:
+    for name in MNIST_FILES:
         assert name in message
     assert "--data-dir" in message
 

@@ -9,9 +9,8 @@ import textwrap
 import pytest
 import torch
 
-import common
-from conftest import ROOT
-from test_training import FINISHED, TEST_LINE, TRAIN_LINE
+from conftest import FINISHED, ROOT, TEST_LINE, TRAIN_LINE
+from pipeline import checkpoints
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
                                 reason="this torch build has no torch.distributed")
@@ -22,7 +21,6 @@ DUMP_RANK_WEIGHTS = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, {root!r})
     import torch
-    import common
     import pipeline.run
     models = []
     prepare = pipeline.run.prepare_model
@@ -61,7 +59,8 @@ def test_two_processes_train_one_model(script, mnist_dir, tmp_path, capsys):
     # one log: rank 0's lines only, each once
     assert len(TEST_LINE.findall(out)) == 2 and len(FINISHED.findall(out)) == 1
     firsts = [m for m in TRAIN_LINE.finditer(out) if m.group(1) == "1"]
-    assert [m.group(2, 3) for m in firsts[:2]] == [("0", "2000"), ("320", "2000")]  # 2 x 32 x 5
+    # rank 0's lines: its half of the 2000 images, 32 x 5 of them at the second line
+    assert [m.group(2, 3) for m in firsts[:2]] == [("0", "1000"), ("160", "1000")]
     # the ranks end with identical weights
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
@@ -70,7 +69,7 @@ def test_two_processes_train_one_model(script, mnist_dir, tmp_path, capsys):
     # one checkpoint, written by rank 0, that a single process evaluates to the same line
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".pt")) == [
         "ck.pt", "rank0.pt", "rank1.pt"]
-    ck = common.read(str(checkpoint))
+    ck = checkpoints.read(str(checkpoint))
     assert ck["epoch"] == 2 and len(ck["rng"]["torch"]) == 2
     for name, value in rank0.items():
         assert torch.equal(value, ck["model"][name]), name
@@ -91,21 +90,20 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
                        "--resume", str(checkpoint))
     assert resumed.returncode == 0, failure(resumed)
     assert [m.group(1) for m in TRAIN_LINE.finditer(resumed.stdout)] == ["2"]
-    assert common.read(str(checkpoint))["epoch"] == 2
+    assert checkpoints.read(str(checkpoint))["epoch"] == 2
     # A worker that dies in epoch 3 is restarted by torchrun (with the other ranks), and the
     # run continues from epoch 2's checkpoint instead of starting over.
     crash = tmp_path / "crash_once.py"
     crash.write_text(textwrap.dedent(f"""
         import os, sys
         sys.path.insert(0, {str(ROOT)!r})
-        import pipeline.loop
-        train_epoch = pipeline.loop.train_epoch
-        def crashing(model, optimizer, data, epoch, *args, **kwargs):
+        import common
+        train = common.train
+        def crashing(model, optimizer, batches, epoch, log_interval):
             if epoch == 3 and os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
                 os._exit(17) if os.environ["RANK"] == "1" else None
-            return train_epoch(model, optimizer, data, epoch, *args, **kwargs)
-        import pipeline.training
-        pipeline.training.train_epoch = crashing
+            return train(model, optimizer, batches, epoch, log_interval)
+        common.train = crashing
         import simple_cnn
         simple_cnn.main(sys.argv[1:])
     """))
@@ -119,7 +117,7 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
     epochs_trained = [m.group(1) for m in TRAIN_LINE.finditer(restarted.stdout)]
     assert "1" not in epochs_trained and "2" not in epochs_trained  # nothing repeated from scratch
     assert epochs_trained.count("4") == 1
-    assert common.read(str(checkpoint))["epoch"] == 4
+    assert checkpoints.read(str(checkpoint))["epoch"] == 4
 
 
 def test_cleanup_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path):

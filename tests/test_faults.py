@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 import torch
 
-import common
 import inception_cnn
 import simple_cnn
-from conftest import ROOT, digest, draw_digit, run
-from test_training import TRAIN_LINE
+from conftest import ROOT, TRAIN_LINE, digest, draw_digit, run
+from pipeline import checkpoints
+from pipeline.data import load_digit
 
 OUTPUTS = ("--checkpoint", "--save-model", "--metrics", "--plot")
 
@@ -64,7 +64,7 @@ def test_a_signal_stops_like_ctrl_c_and_the_checkpoint_resumes(signum, words, mn
     match = re.fullmatch(re.escape(f"stopped: {words} ") + r"(in|after) epoch (\d+); (.+) holds "
                          r"epoch (\d+): continue with --resume (.+)\n", err)
     assert match and match.group(3) == match.group(5) == str(path), err
-    saved = common.read(str(path))["epoch"]
+    saved = checkpoints.read(str(path))["epoch"]
     assert saved == int(match.group(4)) == int(match.group(2)) - (match.group(1) == "in"), err
     assert litter(tmp_path) == []
     resumed = subprocess.run(
@@ -82,10 +82,10 @@ def test_sigterm_during_a_save_waits_for_the_file(tmp_path):
     with pytest.raises(interrupts.Stop) as stop:
         with interrupts.handled(), interrupts.deferred_interrupt():
             os.kill(os.getpid(), signal.SIGTERM)
-            common.atomic_save({"w": torch.ones(3)}, str(path))
+            checkpoints.atomic_save({"w": torch.ones(3)}, str(path))
             finished.append(True)
     assert stop.value.signum == signal.SIGTERM and finished
-    assert torch.equal(common.read(str(path))["w"], torch.ones(3)) and litter(tmp_path) == []
+    assert torch.equal(checkpoints.read(str(path))["w"], torch.ones(3)) and litter(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
@@ -122,7 +122,7 @@ def test_sigterm_to_torchrun_stops_every_rank_at_one_step(mnist_dir, tmp_path):
     lines = [line for line in err.splitlines() if line.startswith("stopped:")]
     assert len(lines) == 1 and "terminated (SIGTERM)" in lines[0], err[-3000:]
     assert "simple_cnn.py\", line" not in err and "pipeline" not in err, err[-3000:]
-    saved = common.read(str(path))  # whole, and what the line says it holds
+    saved = checkpoints.read(str(path))  # whole, and what the line says it holds
     assert f"holds epoch {saved['epoch']}: continue with --resume {path}" in lines[0], lines[0]
     assert litter(tmp_path) == []
 
@@ -241,7 +241,7 @@ def test_the_extreme_seeds_torch_accepts_train_and_resume(seed, mnist_dir, tmp_p
     code, _, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--dry-run", "--seed",
                        seed, "--checkpoint", str(path))
     assert code == 0, err
-    assert common.read(str(path))["args"]["seed"] == int(seed)
+    assert checkpoints.read(str(path))["args"]["seed"] == int(seed)
 
 
 def test_more_test_passes_than_batches_is_said_before_training(mnist_dir, capsys):
@@ -321,8 +321,8 @@ def test_predict_reads_every_picture_mode_by_its_real_range(mode, tmp_path):
             assert image.mode == mode.split("+")[0]
     reference_path = tmp_path / "reference.png"
     reference_digit().save(reference_path)
-    reference = common.load_digit(str(reference_path))
-    x = common.load_digit(str(path))
+    reference = load_digit(str(reference_path))
+    x = load_digit(str(path))
     assert x.shape == (1, 28, 28)
     similarity = torch.nn.functional.cosine_similarity(
         (x - x.mean()).flatten(), (reference - reference.mean()).flatten(), dim=0)

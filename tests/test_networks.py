@@ -1,314 +1,101 @@
-"""Every network: output shape, gradients, the flatten size that feeds the classifier,
-parameter counts, and every building block on its own."""
+"""Every network, found as the scripts beside common.py that define `class Net` (a learner's
+copy too): its output, its gradients, the flatten size its shape comment documents, and that
+a copied and edited script is a network like the others."""
 from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import common
-import deep_cnn
-import densenet_cnn
-import inception_cnn
-import inception_resnet_v2_cnn
-import inception_v3_cnn
-import inception_v4_cnn
-import simple_cnn
-from pipeline.loop import training_loss
-from pipeline.report import classifier as classifier_of
+from conftest import FINISHED, NETWORKS, ROOT, TEST_LINE
+from pipeline import networks
+from pipeline.report import classifier as classifier_of, flatten_size
 
-# script -> (Net, flatten size feeding the classifier, parameters) as each docstring documents
-NETWORKS = {
-    "simple_cnn": (simple_cnn.Net, 320, 8_490),
-    "inception_cnn": (inception_cnn.Net, 1408, 97_298),
-    "deep_cnn": (deep_cnn.Net, 1600, 85_690),
-    "inception_v3_cnn": (inception_v3_cnn.Net, 256, 355_632),
-    "densenet_cnn": (densenet_cnn.Net, 56, 36_394),
-    "inception_v4_cnn": (inception_v4_cnn.Net, 192, 651_718),
-    "inception_resnet_v2_cnn": (inception_resnet_v2_cnn.Net, 192, 862_118),
-}
+FLATTEN_COMMENT = re.compile(r"^\s+x = .*\.flatten\(1\).*# N x (\d+)\s*$", re.M)
 
 
-@pytest.fixture(params=NETWORKS, ids=str)
-def network(request):
-    return NETWORKS[request.param]
+@pytest.fixture(params=NETWORKS)
+def module(request):
+    return networks.load(request.param)
 
 
-def test_output_is_log_probabilities(network):
-    net_cls, _, _ = network
+def documented_flatten(name: str) -> int:
+    """The flatten size the script's forward states in its shape comment: `# N x 320`."""
+    found = FLATTEN_COMMENT.findall((ROOT / f"{name}.py").read_text())
+    assert len(found) == 1, f"{name}.py: forward needs one `x = ....flatten(1)  # N x K` line"
+    return int(found[0])
+
+
+def test_output_is_log_probabilities(module):
     torch.manual_seed(0)
-    net = net_cls().eval()
+    net = module.Net().eval()
     out = net(torch.randn(5, 1, 28, 28))
     assert out.shape == (5, 10)
     torch.testing.assert_close(out.exp().sum(dim=1), torch.ones(5))
 
 
-def test_gradients_reach_every_parameter(network):
-    net_cls, _, _ = network
+def test_gradients_reach_every_parameter(module):
     torch.manual_seed(0)
-    net = net_cls().train()
-    training_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
+    net = module.Net().train()
+    common.training_loss(net(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_flatten_size_comes_from_the_layers(network):
-    net_cls, documented, _ = network
-    net = net_cls()
+def test_flatten_size_is_the_documented_one(module):
+    net = module.Net()
     _, classifier = classifier_of(net)
-    assert common.flatten_size(net) == classifier.in_features == documented
+    assert flatten_size(net) == classifier.in_features == documented_flatten(module.__name__)
 
 
-def test_parameter_count(network):
-    net_cls, _, documented = network
-    assert sum(p.numel() for p in net_cls().parameters()) == documented
-
-
-def test_channels_last_gives_the_same_output(network):
-    net_cls, _, _ = network
+def test_channels_last_gives_the_same_output(module):
     torch.manual_seed(0)
-    net, x = net_cls().eval(), torch.randn(3, 1, 28, 28)
+    net, x = module.Net().eval(), torch.randn(3, 1, 28, 28)
     expected = net(x)
     net = net.to(memory_format=torch.channels_last)
     got = net(x.contiguous(memory_format=torch.channels_last))
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-# ----------------------------------------------------------------------------- blocks
-
-@pytest.mark.parametrize("in_channels,size", [(10, 12), (20, 4), (3, 7)])
-def test_inception_a_keeps_size_and_gives_88_channels(in_channels, size):
-    block = inception_cnn.InceptionA(in_channels)
-    out = block(torch.randn(2, in_channels, size, size))
-    assert out.shape == (2, 16 + 24 + 24 + 24, size, size)
+def test_every_script_carries_its_recipes(module):
+    assert module.DEFAULT_RECIPE in ("lecture", "fast")
+    assert {"epochs", "batch_size", "lr"} <= set(module.FAST)
 
 
-def test_deep_cnn_blocks():
-    assert deep_cnn.ConvBlock(1, 16)(torch.randn(2, 1, 28, 28)).shape == (2, 16, 28, 28)
-    assert deep_cnn.ConvBlock(64, 64, padding=0)(torch.randn(2, 64, 7, 7)).shape == (2, 64, 5, 5)
-    net = deep_cnn.Net(width=8)  # a constructor argument, not a global: a tiny one builds
-    assert net.fc.in_features == 32 * 5 * 5 and net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+def my_cnn(folder):
+    """simple_cnn.py copied to my_cnn.py for exercise 10-1, its Net made wider: conv1 gives 16
+    channels and conv2 32, so 32 x 4 x 4 = 512 reach the classifier."""
+    source = (ROOT / "simple_cnn.py").read_text()
+    for old, new in [("nn.Conv2d(1, 10,", "nn.Conv2d(1, 16,"), ("nn.Conv2d(10, 20,", "nn.Conv2d(16, 32,"),
+                     ("nn.Linear(320,", "nn.Linear(512,"), ("# N x 320", "# N x 512")]:
+        assert old in source
+        source = source.replace(old, new)
+    (folder / "my_cnn.py").write_text(source)
+    return folder / "my_cnn.py"
 
 
-W = 1 / 8
+def test_a_copied_and_edited_script_is_found_checked_and_trained(mnist_dir, tmp_path):
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    for name in networks.names():
+        shutil.copy(ROOT / f"{name}.py", folder)
+    script = my_cnn(folder)
+    assert "my_cnn" in networks.names(folder)
+    mine = networks.load("my_cnn", folder)
+    assert flatten_size(mine.Net()) == 512 == documented_flatten_in(script)
+    result = subprocess.run([sys.executable, str(script), "--recipe", "fast", "--epochs", "1",
+                             "--data-dir", str(mnist_dir), "--device", "cpu",
+                             "--log-interval", "1000"],
+                            capture_output=True, text=True, timeout=300,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert len(TEST_LINE.findall(result.stdout)) == 1 and FINISHED.search(result.stdout)
 
 
-@pytest.mark.parametrize("block,in_channels,size,out_size", [
-    (lambda c: inception_v3_cnn.InceptionA(c, pool_features=4, w=W), 24, 14, 14),
-    (lambda c: inception_v3_cnn.InceptionB(c, w=W), 36, 14, 6),
-    (lambda c: inception_v3_cnn.InceptionC(c, channels_7x7=16, w=W), 96, 6, 6),
-    (lambda c: inception_v3_cnn.InceptionD(c, w=W), 96, 6, 2),
-    (lambda c: inception_v3_cnn.InceptionE(c, w=W), 160, 2, 2),
-], ids=["A (Mixed_5b)", "reduction-A (Mixed_6a)", "B, 1x7/7x1 (Mixed_6b)",
-        "reduction-B (Mixed_7a)", "C, expanded (Mixed_7b)"])
-def test_inception_v3_blocks(block, in_channels, size, out_size):
-    module = block(in_channels)
-    out = module(torch.randn(2, in_channels, size, size))
-    assert out.shape == (2, module.out_channels, out_size, out_size)
-
-
-def test_inception_v3_auxiliary_classifier():
-    net = inception_v3_cnn.Net().train()
-    main, aux = net(torch.randn(2, 1, 28, 28))
-    assert main.shape == aux.shape == (2, 10)
-    assert net.AuxLogits(torch.randn(2, 96, 6, 6)).shape == (2, 10)
-    assert net.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)  # only the main head
-    no_aux = inception_v3_cnn.Net(aux_logits=False).train()
-    assert no_aux(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    assert "Mixed_6e.branch7x7dbl_5.conv.weight" in net.state_dict()  # torchvision's names
-
-
-def test_inception_v3_at_the_papers_width_still_fits_28x28():
-    net = inception_v3_cnn.Net(width=1.0, aux_logits=False).eval()
-    assert net.fc.in_features == 2048 and net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
-
-
-def test_densenet_blocks():
-    layer = densenet_cnn.DenseLayer(16, growth_rate=8, bn_size=4, memory_efficient=False)
-    assert layer([torch.randn(2, 10, 28, 28), torch.randn(2, 6, 28, 28)]).shape == (2, 8, 28, 28)
-    block = densenet_cnn.DenseBlock(3, 16, growth_rate=8, bn_size=4, memory_efficient=False)
-    assert block(torch.randn(2, 16, 14, 14)).shape == (2, 16 + 3 * 8, 14, 14)
-    transition = densenet_cnn.Transition(48, 24)
-    assert transition(torch.randn(2, 48, 14, 14)).shape == (2, 24, 7, 7)
-    assert "features.denseblock2.denselayer4.conv2.weight" in densenet_cnn.Net().state_dict()
-
-
-def test_densenet_memory_efficient_gives_the_same_gradients():
-    torch.manual_seed(0)
-    plain = densenet_cnn.Net()
-    efficient = densenet_cnn.Net(memory_efficient=True)
-    efficient.load_state_dict(plain.state_dict())
-    x, y = torch.randn(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
-    for net in (plain, efficient):
-        training_loss(net(x), y).backward()
-    for (name, a), b in zip(plain.named_parameters(), efficient.parameters()):
-        torch.testing.assert_close(a.grad, b.grad, msg=name)
-
-
-def test_state_dict_names_read_like_the_slides():
-    simple = set(simple_cnn.Net().state_dict())
-    assert simple == {f"{layer}.{p}" for layer in ("conv1", "conv2", "fc") for p in ("weight", "bias")}
-    names = set(inception_cnn.Net().state_dict())
-    for branch in ("branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1",
-                   "branch3x3dbl_2", "branch3x3dbl_3", "branch_pool"):
-        assert f"incept1.{branch}.weight" in names and f"incept2.{branch}.bias" in names
-
-
-# ------------------------------------------------------------------ Inception-v4, -ResNet-v2
-
-V4, IRV2 = inception_v4_cnn, inception_resnet_v2_cnn
-
-
-@pytest.mark.parametrize("block,in_channels,size,out_size", [
-    (lambda c: V4.Mixed_3a(c, w=W), 8, 28, 14),
-    (lambda c: V4.Mixed_4a(c, w=W), 20, 14, 14),
-    (lambda c: V4.Mixed_5a(c, w=W), 24, 14, 7),
-    (lambda c: V4.Inception_A(c, w=W), 48, 7, 7),
-    (lambda c: V4.Reduction_A(c, w=W), 48, 7, 4),
-    (lambda c: V4.Inception_B(c, w=W), 128, 4, 4),
-    (lambda c: V4.Reduction_B(c, w=W), 128, 4, 2),
-    (lambda c: V4.Inception_C(c, w=W), 192, 2, 2),
-    (lambda c: IRV2.Mixed_5b(c, w=W), 24, 7, 7),
-    (lambda c: IRV2.Block35(c, w=W), 40, 7, 7),
-    (lambda c: IRV2.Mixed_6a(c, w=W), 40, 7, 4),
-    (lambda c: IRV2.Block17(c, w=W), 136, 4, 4),
-    (lambda c: IRV2.Mixed_7a(c, w=W), 136, 4, 2),
-    (lambda c: IRV2.Block8(c, w=W), 260, 2, 2),
-], ids=["v4 Mixed_3a", "v4 Mixed_4a", "v4 Mixed_5a", "v4 Inception_A", "v4 Reduction_A",
-        "v4 Inception_B", "v4 Reduction_B", "v4 Inception_C", "resnet-v2 Mixed_5b",
-        "resnet-v2 Block35", "resnet-v2 Mixed_6a (reduction-A)", "resnet-v2 Block17",
-        "resnet-v2 Mixed_7a (reduction-B)", "resnet-v2 Block8"])
-def test_inception_v4_and_resnet_v2_blocks(block, in_channels, size, out_size):
-    module = block(in_channels)
-    out = module(torch.randn(2, in_channels, size, size))
-    assert out.shape == (2, module.out_channels, out_size, out_size)
-
-
-@pytest.mark.parametrize("block", [IRV2.Block35, IRV2.Block17, IRV2.Block8])
-def test_inception_resnet_blocks_add_their_scaled_branches_to_the_input(block):
-    torch.manual_seed(0)
-    module = block(24, w=W).eval()
-    x = torch.randn(2, 24, 4, 4)
-    with torch.no_grad():
-        joined = torch.cat([branch(x) for name, branch in module.named_children()
-                            if name.startswith("branch")], 1)
-        expected = torch.relu(module.conv2d(joined) * module.scale + x)
-        torch.testing.assert_close(module(x), expected)
-        module.conv2d.weight.zero_()
-        module.conv2d.bias.zero_()
-        torch.testing.assert_close(module(x), torch.relu(x))  # only the shortcut is left
-    assert IRV2.Block8(24, w=W, no_relu=True).eval()(x).min() < 0  # the last one: no ReLU
-
-
-def test_inception_resnet_v2_scales_as_released():
-    net = IRV2.Net()
-    assert {b.scale for b in net.repeat} == {0.17} and len(net.repeat) == 10
-    assert {b.scale for b in net.repeat_1} == {0.10} and len(net.repeat_1) == 20
-    assert {b.scale for b in net.repeat_2} == {0.20} and len(net.repeat_2) == 9
-    assert net.block8.scale == 1.0 and isinstance(net.block8.relu, torch.nn.Identity)
-
-
-# At width 1.0 both networks are the paper's, parameter for parameter: every convolution
-# written out here as (out, in, kh, kw) from the paper's figures, as the port of the released
-# weights (Cadene's pretrained-models inceptionv4.py / inceptionresnetv2.py) names it. Names
-# ending in "conv2d" are plain convolutions with a bias (the residual blocks' 1x1 joins); the
-# others are BasicConv2d (a convolution without bias, then batch norm).
-INCEPTION_A = {"branch0": (96, 384, 1, 1), "branch1.0": (64, 384, 1, 1),
-               "branch1.1": (96, 64, 3, 3), "branch2.0": (64, 384, 1, 1),
-               "branch2.1": (96, 64, 3, 3), "branch2.2": (96, 96, 3, 3),
-               "branch3.1": (96, 384, 1, 1)}
-INCEPTION_B = {"branch0": (384, 1024, 1, 1), "branch1.0": (192, 1024, 1, 1),
-               "branch1.1": (224, 192, 1, 7), "branch1.2": (256, 224, 7, 1),
-               "branch2.0": (192, 1024, 1, 1), "branch2.1": (192, 192, 7, 1),
-               "branch2.2": (224, 192, 1, 7), "branch2.3": (224, 224, 7, 1),
-               "branch2.4": (256, 224, 1, 7), "branch3.1": (128, 1024, 1, 1)}
-INCEPTION_C = {"branch0": (256, 1536, 1, 1), "branch1_0": (384, 1536, 1, 1),
-               "branch1_1a": (256, 384, 1, 3), "branch1_1b": (256, 384, 3, 1),
-               "branch2_0": (384, 1536, 1, 1), "branch2_1": (448, 384, 3, 1),
-               "branch2_2": (512, 448, 1, 3), "branch2_3a": (256, 512, 1, 3),
-               "branch2_3b": (256, 512, 3, 1), "branch3.1": (256, 1536, 1, 1)}
-INCEPTION_V4 = {  # features.N -> its convolutions
-    0: {"": (32, 1, 3, 3)}, 1: {"": (32, 32, 3, 3)}, 2: {"": (64, 32, 3, 3)},
-    3: {"conv": (96, 64, 3, 3)},  # Mixed_3a
-    4: {"branch0.0": (64, 160, 1, 1), "branch0.1": (96, 64, 3, 3),  # Mixed_4a
-        "branch1.0": (64, 160, 1, 1), "branch1.1": (64, 64, 1, 7),
-        "branch1.2": (64, 64, 7, 1), "branch1.3": (96, 64, 3, 3)},
-    5: {"conv": (192, 192, 3, 3)},  # Mixed_5a
-    **{i: INCEPTION_A for i in range(6, 10)},
-    10: {"branch0": (384, 384, 3, 3), "branch1.0": (192, 384, 1, 1),  # Reduction_A: n, k
-         "branch1.1": (224, 192, 3, 3), "branch1.2": (256, 224, 3, 3)},  # l, m
-    **{i: INCEPTION_B for i in range(11, 18)},
-    18: {"branch0.0": (192, 1024, 1, 1), "branch0.1": (192, 192, 3, 3),  # Reduction_B
-         "branch1.0": (256, 1024, 1, 1), "branch1.1": (256, 256, 1, 7),
-         "branch1.2": (320, 256, 7, 1), "branch1.3": (320, 320, 3, 3)},
-    **{i: INCEPTION_C for i in range(19, 22)},
-}
-BLOCK35 = {"branch0": (32, 320, 1, 1), "branch1.0": (32, 320, 1, 1), "branch1.1": (32, 32, 3, 3),
-           "branch2.0": (32, 320, 1, 1), "branch2.1": (48, 32, 3, 3), "branch2.2": (64, 48, 3, 3),
-           "conv2d": (320, 128, 1, 1)}
-BLOCK17 = {"branch0": (192, 1088, 1, 1), "branch1.0": (128, 1088, 1, 1),
-           "branch1.1": (160, 128, 1, 7), "branch1.2": (192, 160, 7, 1),
-           "conv2d": (1088, 384, 1, 1)}
-BLOCK8 = {"branch0": (192, 2080, 1, 1), "branch1.0": (192, 2080, 1, 1),
-          "branch1.1": (224, 192, 1, 3), "branch1.2": (256, 224, 3, 1),
-          "conv2d": (2080, 448, 1, 1)}
-INCEPTION_RESNET_V2 = {
-    "conv2d_1a": {"": (32, 1, 3, 3)}, "conv2d_2a": {"": (32, 32, 3, 3)},
-    "conv2d_2b": {"": (64, 32, 3, 3)}, "conv2d_3b": {"": (80, 64, 1, 1)},
-    "conv2d_4a": {"": (192, 80, 3, 3)},
-    "mixed_5b": {"branch0": (96, 192, 1, 1), "branch1.0": (48, 192, 1, 1),
-                 "branch1.1": (64, 48, 5, 5), "branch2.0": (64, 192, 1, 1),
-                 "branch2.1": (96, 64, 3, 3), "branch2.2": (96, 96, 3, 3),
-                 "branch3.1": (64, 192, 1, 1)},
-    **{f"repeat.{i}": BLOCK35 for i in range(10)},
-    "mixed_6a": {"branch0": (384, 320, 3, 3), "branch1.0": (256, 320, 1, 1),
-                 "branch1.1": (256, 256, 3, 3), "branch1.2": (384, 256, 3, 3)},
-    **{f"repeat_1.{i}": BLOCK17 for i in range(20)},
-    "mixed_7a": {"branch0.0": (256, 1088, 1, 1), "branch0.1": (384, 256, 3, 3),
-                 "branch1.0": (256, 1088, 1, 1), "branch1.1": (288, 256, 3, 3),
-                 "branch2.0": (256, 1088, 1, 1), "branch2.1": (288, 256, 3, 3),
-                 "branch2.2": (320, 288, 3, 3)},
-    **{f"repeat_2.{i}": BLOCK8 for i in range(9)},
-    "block8": BLOCK8,
-    "conv2d_7b": {"": (1536, 2080, 1, 1)},
-}
-# The port's parameter counts (1000 classes, RGB input), less what one grey channel and ten
-# classes take away: 32 x 2 x 3 x 3 in the first convolution, 990 x (1536 + 1) in last_linear.
-PORT_PARAMS = {"inception_v4_cnn": 42_679_816, "inception_resnet_v2_cnn": 55_843_464}
-
-
-def expected_state(blocks: dict, prefix: str = "") -> dict[str, tuple[int, ...]]:
-    """Every tensor name and shape a state_dict holds for these convolutions, classifier too."""
-    state = {"last_linear.weight": (10, 1536), "last_linear.bias": (10,)}
-    for block, convs in blocks.items():
-        for name, shape in convs.items():
-            where = ".".join(str(part) for part in (prefix + str(block), name) if part != "")
-            if name.endswith("conv2d"):
-                state.update({f"{where}.weight": shape, f"{where}.bias": shape[:1]})
-                continue
-            state[f"{where}.conv.weight"] = shape
-            for tensor in ("weight", "bias", "running_mean", "running_var"):
-                state[f"{where}.bn.{tensor}"] = shape[:1]
-            state[f"{where}.bn.num_batches_tracked"] = ()
-    return state
-
-
-@pytest.mark.parametrize("script,blocks,prefix", [
-    ("inception_v4_cnn", INCEPTION_V4, "features."),
-    ("inception_resnet_v2_cnn", INCEPTION_RESNET_V2, ""),
-])
-def test_at_width_one_every_tensor_is_the_papers(script, blocks, prefix):
-    net = NETWORKS[script][0](width=1.0).eval()
-    state = {name: tuple(t.shape) for name, t in net.state_dict().items()}
-    assert state == expected_state(blocks, prefix)
-    assert sum(p.numel() for p in net.parameters()) == (
-        PORT_PARAMS[script] - 32 * 2 * 3 * 3 - 990 * (1536 + 1))
-    assert net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)  # and it still fits 28 x 28
-
-
-@pytest.mark.parametrize("script", ["inception_v4_cnn", "inception_resnet_v2_cnn"])
-def test_width_scales_every_channel_count(script):
-    net_cls, _, params = NETWORKS[script]
-    half = net_cls(width=1 / 2)
-    assert half.last_linear.in_features == 768
-    assert sum(p.numel() for p in net_cls(width=1 / 16).parameters()) < params
-    assert sum(p.numel() for p in half.parameters()) > 10 * params
+def documented_flatten_in(path) -> int:
+    return int(FLATTEN_COMMENT.findall(path.read_text())[0])

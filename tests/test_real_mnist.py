@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 
 import simple_cnn
-from conftest import REAL_DATA
-from test_training import FINISHED
+from conftest import FINISHED, REAL_DATA
 
 needs_real_mnist = pytest.mark.skipif(
     not (REAL_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(),

@@ -13,9 +13,7 @@ import pytest
 import torch
 
 import simple_cnn
-from conftest import ROOT, run
-from test_networks import NETWORKS
-from test_training import TEST_LINE, TRAIN_LINE
+from conftest import NETWORKS, ROOT, TEST_LINE, TRAIN_LINE, run
 
 ONNX_LINE = re.compile(r"^ONNX: (.+): test accuracy ([\d.]+)% in onnxruntime, ([\d.]+)% in "
                        r"PyTorch; largest difference in log-probabilities ([\d.e+-]+)$", re.M)

@@ -12,16 +12,10 @@ import torch
 import common
 import inception_cnn
 import simple_cnn
-from conftest import ROOT
-
-SCRIPTS = ["simple_cnn.py", "inception_cnn.py", "deep_cnn.py", "inception_v3_cnn.py",
-           "densenet_cnn.py", "inception_v4_cnn.py", "inception_resnet_v2_cnn.py"]
-TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
-                       re.M)
-TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
-FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
-                      r"best accuracy (\d+\.\d\d)% at epoch (\d+(?:\.\d+)?), "
-                      r"final (\d+\.\d\d)%(, target .*)?$", re.M)
+from conftest import (FINISHED, NETWORKS, ROOT, TEST_LINE, TRAIN_LINE,
+                      first_new_best_inside_epoch_2)
+from pipeline.device import pick_device
+from pipeline.errors import UserError
 
 
 def train(module, capsys, *args: str) -> str:
@@ -44,6 +38,24 @@ def test_a_short_run_learns_and_prints_the_lectures_lines(mnist_dir, capsys):
     assert float(best) == max(100.0 * int(t[1]) / 500 for t in tests)
 
 
+def test_train_takes_the_batches_it_is_given_and_pieces_add_up_to_the_whole(mnist_dir, capsys):
+    data, _ = common.load_mnist(str(mnist_dir), torch.device("cpu"))
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    nets = []
+    for cuts in ([0, 63], [0, 10, 11, 40, 63]):  # one call for the epoch, or four pieces
+        torch.manual_seed(0)
+        net = simple_cnn.Net()
+        optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.5)
+        losses = torch.cat([common.train(net, optimizer, common.Batches(data, order, 32, a, b), 1, 20)
+                            for a, b in zip(cuts, cuts[1:])])
+        assert losses.shape == (63,)  # 2000 images in batches of 32: the last one holds 16
+        nets.append(net)
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].parameters(), nets[1].parameters()))
+    lines = TRAIN_LINE.findall(capsys.readouterr().out)
+    assert [line[1] for line in lines] == ["0", "640", "1280", "1920"] * 2  # batches 0, 20, ...
+    assert lines[:4] == lines[4:]
+
+
 def test_same_seed_gives_identical_losses(mnist_dir, capsys):
     args = ("--data-dir", str(mnist_dir), "--epochs", "1", "--log-interval", "5")
     first = TRAIN_LINE.findall(train(simple_cnn, capsys, *args))
@@ -56,15 +68,6 @@ def test_same_seed_gives_identical_losses(mnist_dir, capsys):
 def read_metrics(path) -> list[dict[str, float]]:
     with open(path, newline="") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def first_new_best_inside_epoch_2(rows: list[dict[str, float]]) -> int:
-    """The index of the first test pass inside epoch 2 that beats every earlier one."""
-    for i, row in enumerate(rows):
-        if 1 < row["epoch"] < 2 and row["test_accuracy"] > max(
-                r["test_accuracy"] for r in rows[:i]):
-            return i
-    raise AssertionError(f"no test pass inside epoch 2 beats the earlier ones: {rows}")
 
 
 def test_target_accuracy_stops_at_the_first_test_pass_that_reaches_it(mnist_dir, tmp_path,
@@ -105,13 +108,13 @@ def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):
     net = inception_cnn.Net()
     net.load_state_dict(torch.load(path, weights_only=True))
     test = common.load_mnist(str(mnist_dir), torch.device("cpu"))[1]
-    loss, correct, _ = common.evaluate(net, test.head(1000), 1000)
+    loss, correct = common.evaluate(net, test.head(1000), 1000)
     assert TEST_LINE.search(out).group(1, 2) == (f"{loss:.4f}", str(correct))
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", NETWORKS)
 def test_script_dry_run_end_to_end(script, mnist_dir):
-    result = subprocess.run([sys.executable, str(ROOT / script), "--data-dir", str(mnist_dir),
+    result = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--data-dir", str(mnist_dir),
                              "--dry-run", "--device", "cpu"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -120,9 +123,9 @@ def test_script_dry_run_end_to_end(script, mnist_dir):
     assert FINISHED.search(result.stdout).group(1) == "1"
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("script", NETWORKS)
 def test_importing_a_script_does_nothing(script):
-    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {script[:-3]}"
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {script}"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120, cwd=ROOT.parent)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
@@ -155,10 +158,15 @@ def test_a_device_that_is_not_here_is_a_clear_error(name):
         pytest.skip("this machine has the device")
     if name == "mps" and torch.backends.mps.is_available():
         pytest.skip("this machine has MPS")
-    with pytest.raises(common.UserError, match=f"--device {name}"):
-        common.pick_device(name)
+    with pytest.raises(UserError, match=f"--device {name}"):
+        pick_device(name)
 
 
-def test_auto_device_is_usable():
-    device = common.pick_device("auto")
-    assert torch.zeros(1, device=device).device.type == device.type
+def test_auto_takes_cuda_then_mps_then_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")

@@ -137,10 +137,7 @@ pad.addEventListener("drop", (event) => {
 
 // ---------------------------------------------------------------- showing the answer
 
-let current = null;
-
 function show(answer) {
-  current = answer;
   $("digit").textContent = answer.digit;
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server`;
