@@ -2,12 +2,9 @@
 
     python inception_resnet_v2_cnn.py --data-dir ../shared/data     # the fast recipe (default)
 
-What a run reaches (real MNIST, defaults): 99.56%, 99.57% and 99.51% for seeds 1-3 after
-6 epochs at 112-123 s/epoch, 11-12 minutes in all (seed 1: 99.40% after 4). The fast
-recipe here: batch 256, one-cycle to lr 0.2, +-1 pixel shifts; with +-2 pixel shifts seed 1
-ended at 99.49% after 7 epochs (and at 99.46% after 5 epochs of batch 128 at lr 0.1).
-Measured on the project's 2-core development VM (AMD EPYC, AVX-512, torch 2.14.1, CPU),
-2026-11-25.
+What a run reaches (real MNIST, defaults, seeds 1-3): 99.55% ± 0.03 (99.51-99.57) after 6
+epochs, 671-738 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU).
+Other settings tried: docs/performance.md.
 
 Every part of the paper's Inception-ResNet-v2 is here (Figures 16-19, and reduction-A of
 Figure 7 with k, l, m, n = 256, 256, 384, 384), in the layout and with the names of the

@@ -2,11 +2,9 @@
 
     python inception_v4_cnn.py --data-dir ../shared/data     # the fast recipe (its default)
 
-What a run reaches (real MNIST, defaults): 99.54% +- 0.03 (99.51-99.56, seeds 1-3) after
-12 epochs of 81-111 s, 18-20 minutes a run (98.8-99.1% after 8). The fast recipe here:
-batch 256, one-cycle to lr 0.2 over 12 epochs, +-2 pixel shifts; the same recipe over 8
-epochs ended at 99.32-99.38% (three runs, docs/performance.md). Measured on the project's 2-core
-development VM (AMD EPYC, AVX-512, torch 2.14.1, CPU), 2026-11-25.
+What a run reaches (real MNIST, defaults, seeds 1-3): 99.54% ± 0.03 (99.51-99.56) after 12
+epochs, 1087-1174 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1,
+CPU). Over 8 epochs the same recipe ended at 99.32-99.38% (docs/performance.md).
 
 Every part of the paper's Inception-v4 (Figures 3-9) is here, with the block and layer names
 of the widely used PyTorch port of the released weights (Cadene's pretrained-models

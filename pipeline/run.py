@@ -46,23 +46,31 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
     if distributed.world_size() > 1:
         # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
         torch.manual_seed((settings.seed + distributed.rank()) % 2**64)
-    if settings.load:
-        loaded = checkpoints.load_weights(model, settings.load, network)
-        if settings.predict:
-            predict(model, settings.predict, device)
-        if settings.evaluate:
-            evaluate_loaded(model, device, settings, loaded["metrics"] if loaded else [],
-                            f"{network}: {settings.load}")
-        if settings.export_onnx and distributed.is_main():
-            test_data = common.load_mnist(settings.data_dir, device)[1]
-            export.export_onnx(model, settings.export_onnx, test_data, settings.test_batch_size)
-        if settings.predict or settings.evaluate or settings.export_onnx or settings.explain or settings.serve:
-            if distributed.is_main():
-                look_inside(model, network, settings, picture, own_plot=settings.evaluate)
-            return
+    if settings.load and use_loaded(model, network, device, settings, picture):
+        return
     Training(network, model, device, settings, resumed).run()
     if distributed.is_main():
         look_inside(model, network, settings, picture, own_plot=True)
+
+
+def use_loaded(model: nn.Module, network: str, device: torch.device, settings: Settings,
+               picture: torch.Tensor | None) -> bool:
+    """--load's weights into `model`, then what is asked of them; True if that was all."""
+    loaded = checkpoints.load_weights(model, settings.load, network)
+    if settings.predict:
+        predict(model, settings.predict, device)
+    if settings.evaluate:
+        evaluate_loaded(model, device, settings, loaded["metrics"] if loaded else [],
+                        f"{network}: {settings.load}")
+    if settings.export_onnx and distributed.is_main():
+        test_data = common.load_mnist(settings.data_dir, device)[1]
+        export.export_onnx(model, settings.export_onnx, test_data, settings.test_batch_size)
+    if not (settings.predict or settings.evaluate or settings.export_onnx or settings.explain
+            or settings.serve):
+        return False  # --load alone: train from these weights
+    if distributed.is_main():
+        look_inside(model, network, settings, picture, own_plot=settings.evaluate)
+    return True
 
 
 def look_inside(model: nn.Module, network: str, settings: Settings,

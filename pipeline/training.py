@@ -63,7 +63,8 @@ class Training:
         self.network, self.model, self.device = network, model, device
         self.settings, self.resumed = settings, resumed
         self.metrics: list[dict[str, float]] = list(resumed["metrics"]) if resumed else []
-        self.start = Position(resumed["epoch"], resumed.get("batch", 0)) if resumed else Position(0)
+        self.start = Position(resumed["epoch"], resumed.get("batch", 0)) if resumed \
+            else Position(0)
         self.epochs = 1 if settings.dry_run else settings.epochs
         self.epoch = self.start.epoch + 1
         self.reached = False
@@ -99,7 +100,7 @@ class Training:
             raise UserError(f"{e}; training stopped in epoch {self.epoch}{self.kept()}") from None
         except KeyboardInterrupt as e:
             stop = interrupts.as_stop(e)
-            where = f"after epoch {self.epoch}" if self.saved == self.epoch else f"in epoch {self.epoch}"
+            where = f"{'after' if self.saved == self.epoch else 'in'} epoch {self.epoch}"
             raise Interrupted(f"{stop} {where}{self.kept()}", stop.signum) from None
 
     def set_up(self) -> None:
