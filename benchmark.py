@@ -48,7 +48,7 @@ import torch.nn.functional as F
 import common
 from pipeline import networks
 from pipeline.cli import positive_int
-from pipeline.device import pick_device, prepare_model
+from pipeline.device import device_forward, pick_device, prepare_model
 from pipeline.errors import UserError
 
 
@@ -93,8 +93,6 @@ def project_epoch(net_factory, train_data: common.Split, test_data: common.Split
                   device: torch.device, amp: bool = False) -> float:
     """common.py's train() and test() with the lecture's settings (their lines made, not
     shown), as a run calls them: cut at every 10th batch, where it checks the losses."""
-    from pipeline.device import device_forward
-
     torch.manual_seed(1)
     model = prepare_model(net_factory(), device)
     forward = device_forward(model, device, amp)

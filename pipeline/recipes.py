@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from .errors import UserError
+
 LECTURE = {
     "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
     "weight_decay": 0.0, "schedule": "constant", "augment": 0,
@@ -24,7 +26,7 @@ def values(recipe: str, fast: dict | None) -> dict:
         return dict(LECTURE)
     unknown = sorted(set(fast or ()) - set(LECTURE))
     if unknown:
-        raise ValueError(f"FAST has settings no flag takes: {', '.join(unknown)}")
+        raise UserError(f"FAST has settings no flag takes: {', '.join(unknown)}")
     return {**LECTURE, **(fast or {})}
 
 
