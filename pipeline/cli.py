@@ -247,15 +247,15 @@ def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe
          description: str | None = None, argv: list[str] | None = None) -> None:
     """Parse the command line and run; a UserError is one line on stderr (exit 1), a usage
     error argparse's (exit 2), a signal a line saying what was kept (exit 128 + N)."""
-    parser = make_parser(description)
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(argv)
-    check_args(parser, args)
-    typed = typed_flags(parser, argv, list(vars(args)))
-    network = network_name(net_factory)
     try:
-        with interrupts.handled():
-            settings, resumed = resolve(args, typed, network, fast, default_recipe)
+        with interrupts.handled():  # from the first line: a Ctrl-C while starting is one line
+            parser = make_parser(description)
+            argv = sys.argv[1:] if argv is None else argv
+            args = parser.parse_args(argv)
+            check_args(parser, args)
+            typed = typed_flags(parser, argv, list(vars(args)))
+            settings, resumed = resolve(args, typed, network_name(net_factory), fast,
+                                        default_recipe)
             check_recipe(parser, settings, fast)
             run(net_factory, settings, resumed)
     except UserError as e:

@@ -21,8 +21,11 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import ipaddress
 import json
 import math
+import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -38,7 +41,7 @@ from torch import nn
 
 from common import MNIST_MEAN, MNIST_STD
 
-from . import explain
+from . import explain, interrupts
 from .data import prepare_digit, read_picture
 from .errors import UserError
 from .report import classifier_line
@@ -151,7 +154,10 @@ def number_grid(rows: Any, what: str, largest: int) -> np.ndarray:
                               f"{len(rows)} x {widths.pop()}")
     if not all(type(v) in (int, float) for r in rows for v in r):  # bool, str, None are not
         raise BadRequest(400, f"{what}: every value must be a number")
-    grid = np.array(rows, dtype=np.float64)
+    try:
+        grid = np.array(rows, dtype=np.float64)
+    except OverflowError:  # an integer beyond a float's range
+        raise BadRequest(400, f"{what}: a value is too large for a float") from None
     if not np.isfinite(grid).all():
         raise BadRequest(400, f"{what}: NaN and infinite values are not allowed")
     return grid
@@ -200,6 +206,9 @@ def slide(body: dict[str, Any]) -> dict[str, Any]:
             warnings.simplefilter("ignore", UserWarning)
             out = F.conv2d(x, ones, stride=s, padding="same" if padding == "same" else before)
     out = out[0, 0]
+    if not torch.isfinite(out).all():
+        raise BadRequest(400, f"{op}: the result overflows a float (the input's values are too "
+                              f"large); give smaller numbers")
     windows = [[i * s, j * s, i * s + k, j * s + k]
                for i in range(out.shape[0]) for j in range(out.shape[1])]
     return {"op": op, "kernel": k, "stride": s, "padding": padding,
@@ -219,31 +228,113 @@ def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:
 
 # ----------------------------------------------------------------------------- the server
 
+class Busy:
+    """The requests being answered now; at shutdown, wait for them, and answer no new ones.
+
+    A request still inside PyTorch when the interpreter exits can abort the process
+    ("terminate called without an active exception"): a stopping server lets them finish."""
+
+    def __init__(self) -> None:
+        self.count, self.closing = 0, False
+        self.changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self.changed:
+            if self.closing:
+                raise BadRequest(503, "the server is stopping")
+            self.count += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def close(self, timeout: float) -> None:
+        with self.changed:
+            self.closing = True
+            self.changed.wait_for(lambda: self.count == 0, timeout)
+
+
+class Server(ThreadingHTTPServer):
+    """The standard library's threaded server, with room for many clients at once and quiet
+    about clients that go away."""
+    request_queue_size = 128  # the listen backlog (socketserver's is 5)
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # a client that hung up, reset or stalled: its loss
+            return
+        print(f"serve: a request from {client_address[0]} failed: {type(error).__name__}: "
+              f"{error}", file=sys.stderr, flush=True)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "lecture10/1"
+    timeout = 30  # seconds a client may stall mid-request before it is dropped
     explainer: explain.Explainer
     info: dict[str, Any]
     static: dict[str, Path]
+    hosts: frozenset[str]  # the names a Host header may give for this server
+    busy: Busy
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: one line at start only
         pass
 
-    def answer(self, status: int, body: bytes, kind: str) -> None:
+    def answer(self, status: int, body: bytes, kind: str, headers: dict | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        for key, value in {"Content-Type": kind, "Content-Length": str(len(body)),
+                           "Cache-Control": "no-store", **(headers or {})}.items():
+            self.send_header(key, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def answer_json(self, status: int, obj: Any) -> None:
-        self.answer(status, json.dumps(obj, allow_nan=False).encode(), "application/json")
+    def answer_json(self, status: int, obj: Any, headers: dict | None = None) -> None:
+        self.answer(status, json.dumps(obj, allow_nan=False).encode(), "application/json",
+                    headers)
 
-    def fail(self, status: int, message: str) -> None:
-        self.answer_json(status, {"error": message})
+    def fail(self, status: int, message: str, headers: dict | None = None) -> None:
+        self.answer_json(status, {"error": message}, headers)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (a bad request line, a URL or header too long) as JSON,
+        with a status line even where the request line was too garbled to say its version."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self.fail(code, message or self.responses.get(code, ("error",))[0])
+
+    def respond(self, route: Any) -> None:
+        """Run `route`, turning every failure into the JSON error the API promises."""
+        try:
+            self.check_host()
+            with self.busy:
+                route()
+        except BadRequest as e:
+            self.fail(e.status, str(e))
+        except OSError:
+            raise  # the client went away: Server.handle_error stays quiet
+        except Exception as e:  # a bug of ours: one line here and for the client
+            print(f"serve: {self.command} {self.path[:200]} failed: {type(e).__name__}: {e}",
+                  file=sys.stderr, flush=True)
+            self.fail(500, f"the server could not answer ({type(e).__name__})")
+
+    def check_host(self) -> None:
+        """Only requests that name this server: a page elsewhere that rebinds its own name
+        to this address (DNS rebinding) sends its own name, and is refused."""
+        host = self.headers.get("Host")
+        if host is None:
+            return  # not from a browser (HTTP/1.0 clients may leave it out)
+        name = urllib.parse.urlsplit(f"//{host}").hostname or ""
+        if not (name in self.hosts or is_address(name)):
+            raise BadRequest(403, f"Host {host[:100]!r} is not this server; open the address "
+                                  f"it printed")
 
     def do_GET(self) -> None:
+        self.respond(self.get)
+
+    def get(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         if path == "/api/info":
             return self.answer_json(200, self.info)
@@ -251,19 +342,19 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer_json(200, EXAMPLES)
         file = self.static.get(path)  # only the files in web/, by their exact names
         if file is None:
-            return self.fail(404, f"no such page: {path[:200]}")
+            raise BadRequest(404, f"no such page: {path[:200]}")
         self.answer(200, file.read_bytes(), STATIC_TYPES[file.suffix])
 
     def do_POST(self) -> None:
+        self.respond(self.post)
+
+    def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         routes = {"/api/predict": lambda body: prediction(self.explainer, picture_from(body)),
                   "/api/slide": slide}
-        try:
-            if path not in routes:
-                raise BadRequest(404, f"no such API: {path[:200]}")
-            self.answer_json(200, routes[path](self.read_json()))
-        except BadRequest as e:
-            self.fail(e.status, str(e))
+        if path not in routes:
+            raise BadRequest(404, f"no such API: {path[:200]}")
+        self.answer_json(200, routes[path](self.read_json()))
 
     def read_json(self) -> dict[str, Any]:
         try:
@@ -274,6 +365,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the body is not read
             raise BadRequest(413, f"the body is {length} bytes; at most {MAX_BODY}")
         raw = self.rfile.read(length)
+        if len(raw) < length:
+            self.close_connection = True
+            raise BadRequest(400, f"the body ended after {len(raw)} of {length} bytes")
 
         def no_constant(name: str) -> None:
             raise BadRequest(400, f"{name} is not a number JSON allows")
@@ -287,18 +381,36 @@ class Handler(BaseHTTPRequestHandler):
         return body
 
     def refuse(self) -> None:
-        self.send_response(405)
-        self.send_header("Allow", "GET, POST")
-        body = json.dumps({"error": f"{self.command} is not allowed; use GET or POST"}).encode()
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.fail(405, f"{self.command} is not allowed; use GET or POST", {"Allow": "GET, POST"})
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = refuse
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+
+def is_address(name: str) -> bool:
+    """An IP address rather than a name (a rebinding page cannot make the browser send one)."""
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def is_local(host: str) -> bool:
+    """Whether --host keeps the page on this machine."""
+    if host == "localhost":
+        return True
+    return is_address(host) and ipaddress.ip_address(host).is_loopback
+
+
+def host_names(host: str) -> frozenset[str]:
+    """The names a Host header may use for a server on --host `host`."""
+    names = {"localhost", host.strip("[]")}
+    if not is_local(host):  # reachable from elsewhere: by this machine's own names too
+        names |= {socket.gethostname(), socket.getfqdn()}
+    return frozenset(n.lower() for n in names)
 
 
 def static_files() -> dict[str, Path]:
@@ -308,26 +420,32 @@ def static_files() -> dict[str, Path]:
     return files
 
 
-def make_server(model: nn.Module, network: str, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(model: nn.Module, network: str, host: str, port: int) -> Server:
     explainer = explain.Explainer(model)
     fc = explainer.classifier
     info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
             "layers": [name for name, _ in explain.layers(model)],
             "classifier": classifier_line(explainer.classifier_name, fc)}
-    handler = type("BoundHandler", (Handler,), {"explainer": explainer, "info": info,
-                                               "static": static_files()})
+    handler = type("BoundHandler", (Handler,), {
+        "explainer": explainer, "info": info, "static": static_files(),
+        "hosts": host_names(host), "busy": Busy()})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        return Server((host, port), handler)
     except OSError as e:
         raise UserError(f"--serve: cannot listen on {host}:{port} ({e.strerror or e})") from None
-    server.daemon_threads = True
-    return server
+    except OverflowError as e:  # a port the OS cannot take
+        raise UserError(f"--serve: cannot listen on {host}:{port} ({e})") from None
 
 
 def serve(model: nn.Module, network: str, host: str, port: int) -> None:
-    """Serve until Ctrl-C (or SIGTERM), which stops it with one line."""
+    """Serve until Ctrl-C (or SIGTERM), which stops it with one line once the requests being
+    answered have finished."""
     server = make_server(model, network, host, port)
     shown = f"[{host}]" if ":" in host else host
+    if not is_local(host):
+        print(f"warning: --host {host} lets other machines open this page (no password, no "
+              f"encryption); the default 127.0.0.1 keeps it on this machine", file=sys.stderr,
+              flush=True)
     print(f"Serving {network} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops it)",
           flush=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -336,5 +454,7 @@ def serve(model: nn.Module, network: str, host: str, port: int) -> None:
         while thread.is_alive():
             thread.join(0.5)
     finally:
-        server.shutdown()
-        server.server_close()
+        with interrupts.deferred_interrupt():  # a second Ctrl-C waits for the answers too
+            server.shutdown()
+            server.RequestHandlerClass.busy.close(timeout=10)
+            server.server_close()

@@ -7,13 +7,18 @@ untrained network scores about 10%.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import json
 import os
 import re
 import struct
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +154,41 @@ def trained(tmp_path_factory):
         draw_digit(digit, (120, 160), 110, stroke=4, ink=30, paper=235, mode="RGB").save(path)
         paths["pictures"][digit] = str(path)
     return paths
+
+
+# ----------------------------------------------------------------------------- the page's API
+
+@pytest.fixture(scope="session")
+def server(trained):
+    """The --serve API for the trained simple CNN, in this process, at its URL."""
+    import simple_cnn
+    from pipeline import checkpoints, serve
+
+    model = simple_cnn.Net()
+    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
+    httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# straight to the local server: no proxy (urllib's default opener keeps whatever proxy the
+# environment had when it was first used, and the offline tests set one)
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def call(url: str, body=None, method: str | None = None, raw: bytes | None = None,
+         headers: dict | None = None) -> tuple[int, dict]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with DIRECT.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def picture_body(path: str) -> dict:
+    return {"image": base64.b64encode(open(path, "rb").read()).decode()}

@@ -9,16 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
 import simple_cnn
-from conftest import NETWORKS, ROOT, draw_digit, run
+from conftest import DIRECT, NETWORKS, ROOT, call, picture_body, run
 from pipeline.report import classifier as classifier_of
 
 
@@ -116,40 +113,6 @@ def test_a_layer_that_does_not_fit_is_explained_before_any_data(old, new, messag
 
 
 # ----------------------------------------------------------------------------- the API
-
-@pytest.fixture(scope="module")
-def server(trained):
-    from pipeline import checkpoints, serve
-
-    model = simple_cnn.Net()
-    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
-    httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-# straight to the local server: no proxy (urllib's default opener keeps whatever proxy the
-# environment had when it was first used, and the offline tests set one)
-DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def call(url: str, body=None, method: str | None = None, raw: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, dict]:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with DIRECT.open(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def picture_body(path: str) -> dict:
-    return {"image": base64.b64encode(open(path, "rb").read()).decode()}
-
 
 def test_api_prediction_equals_predict_and_shows_every_layer(server, trained, capsys):
     code, predicted, _ = run(simple_cnn, capsys, "--load", trained["weights"], "--predict",
