@@ -8,6 +8,8 @@ anything the stopped run logged past the checkpoint it resumes from. Rank 0 only
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
 
 import torch
@@ -17,6 +19,7 @@ from common import Split
 
 from . import report
 from .device import cpu_copy
+from .errors import UserError
 
 SCALARS = {  # metrics CSV column -> TensorBoard tag
     "epoch": "epoch", "train_loss": "loss/train", "test_loss": "loss/test",
@@ -25,20 +28,52 @@ SCALARS = {  # metrics CSV column -> TensorBoard tag
 
 
 class Board:
+    """The run's TensorBoard writer. Its events are written by a thread of TensorBoard's; a
+    full or failing disk there is said as one line, from the run's next call, with the run
+    stopping as for any file it cannot write."""
+
     def __init__(self, folder: str, start_step: int, resumed: bool) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.resumed = resumed
-        # Resuming: drop what a stopped run logged after the checkpoint's step (not at it).
-        self.writer = SummaryWriter(folder, purge_step=start_step + 1 if resumed else None)
+        self.folder, self.resumed = folder, resumed
+        self.hook = threading.excepthook
+        threading.excepthook = self.quiet_writer_thread
+        with self.said():
+            # Resuming: drop what a stopped run logged after the checkpoint's step (not at it).
+            self.writer = SummaryWriter(folder, purge_step=start_step + 1 if resumed else None)
+
+    def quiet_writer_thread(self, args: threading.ExceptHookArgs) -> None:
+        """The writer thread's OSError is raised again by the next write: no traceback."""
+        if not (issubclass(args.exc_type, OSError) and "Writer" in type(args.thread).__name__):
+            self.hook(args)
+
+    @contextlib.contextmanager
+    def said(self):
+        try:
+            yield
+        except OSError as e:
+            raise UserError(f"--tensorboard {self.folder}: cannot be written "
+                            f"({e.strerror or e})") from None
 
     def test_pass(self, row: dict[str, float], step: int) -> None:
-        for column, tag in SCALARS.items():
-            self.writer.add_scalar(tag, row[column], step)
-        self.writer.flush()
+        with self.said():
+            for column, tag in SCALARS.items():
+                self.writer.add_scalar(tag, row[column], step)
+            self.writer.flush()
 
     def end(self, model: nn.Module, test: Split, predictions: torch.Tensor, step: int) -> None:
         """The --plot figures, the weight histograms and (once per run) the graph."""
+        with self.said():
+            self.figures(model, test, predictions, step)
+            for name, tensor in model.state_dict().items():
+                if tensor.is_floating_point() and tensor.numel() > 1:
+                    self.writer.add_histogram(name, tensor.detach().float().cpu(), step)
+            if not self.resumed:
+                self.graph(model)
+            self.writer.flush()
+
+    def figures(self, model: nn.Module, test: Split, predictions: torch.Tensor,
+                step: int) -> None:
         plt = report.pyplot()
         labels = test.labels.cpu()
         figure = plt.figure(figsize=(5, 5), layout="constrained")
@@ -50,12 +85,6 @@ class Board:
         figure = plt.figure(figsize=(6, 4), layout="constrained")
         report.plot_filters(figure, model)
         self.writer.add_figure("first_layer_filters", figure, step)
-        for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and tensor.numel() > 1:
-                self.writer.add_histogram(name, tensor.detach().float().cpu(), step)
-        if not self.resumed:
-            self.graph(model)
-        self.writer.flush()
 
     def graph(self, model: nn.Module) -> None:
         """The network as traced from one 28 x 28 image in eval mode (main head only)."""
@@ -65,4 +94,9 @@ class Board:
             self.writer.add_graph(net, torch.zeros(1, 1, 28, 28))
 
     def close(self) -> None:
-        self.writer.close()
+        """The last flush (test_pass and end have flushed: a disk error was said there)."""
+        try:
+            with contextlib.suppress(OSError):
+                self.writer.close()
+        finally:
+            threading.excepthook = self.hook

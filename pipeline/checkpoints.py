@@ -77,13 +77,14 @@ def versions() -> dict[str, str]:
 
 def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, generator: torch.Generator, epoch: int,
-                    args: dict[str, Any], metrics: list[dict[str, float]], batch: int = 0,
-                    order_state: torch.Tensor | None = None) -> dict[str, Any]:
+                    args: dict[str, Any], metrics: list[dict[str, float]], batches: int,
+                    batch: int = 0, order_state: torch.Tensor | None = None) -> dict[str, Any]:
     """The whole training state. Under torchrun every rank must call this (it gathers each
     rank's random state); rank 0 writes the result.
 
     `epoch` epochs are finished and `batch` batches of the next one (a test inside an epoch);
     then `order_state` is the batch-order generator as it was before that epoch's permutation.
+    `batches` is an epoch's length in batches (on each rank), which a resumed run must share.
     """
     if batch and order_state is None:
         raise ValueError("a checkpoint inside an epoch needs the generator state of its start")
@@ -96,6 +97,7 @@ def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optim
         "network": network,
         "epoch": epoch,
         "batch": batch,
+        "batches": batches,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -130,9 +132,62 @@ def as_checkpoint(obj: Any, path: str, network: str) -> dict[str, Any] | None:
     """`obj` if it is a --checkpoint file of this network's script, None if no checkpoint."""
     if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
         return None
+    check_fields(obj, path)
     if obj["network"] != network:
         raise UserError(f"{path}: a checkpoint of {obj['network']}.py, not of {network}.py")
     return obj
+
+
+def _count(v: Any) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _tensors(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(t, torch.Tensor) for t in v.values())
+
+
+def _states(v: Any) -> bool:  # random generator states, one per rank
+    return isinstance(v, list) and len(v) > 0 and all(isinstance(t, torch.ByteTensor) for t in v)
+
+
+def _rows(v: Any) -> bool:  # the metrics: one row of numbers per test pass
+    return isinstance(v, list) and all(
+        isinstance(r, dict) and all(type(r.get(k)) in (int, float) for k in
+                                    ("epoch", "train_loss", "test_loss", "test_accuracy"))
+        for r in v)
+
+
+FIELDS = {  # what each field of a checkpoint must be, and how that is said
+    "network": (lambda v: isinstance(v, str), "a script's name"),
+    "epoch": (_count, "a count of epochs"),
+    "batch": (_count, "a count of batches"),
+    "model": (_tensors, "a state_dict of tensors"),
+    "optimizer": (lambda v: isinstance(v, dict) and isinstance(v.get("state"), dict)
+                  and isinstance(v.get("param_groups"), list), "an optimiser's state_dict"),
+    "scheduler": (lambda v: v is None or isinstance(v, dict), "a schedule's state_dict"),
+    "rng": (lambda v: isinstance(v, dict), "the random states"),
+    "rng.batch_order": (lambda v: isinstance(v, torch.ByteTensor), "a generator state"),
+    "rng.torch": (_states, "one generator state per rank"),
+    "args": (lambda v: isinstance(v, dict) and isinstance(v.get("recipe"), str)
+             and all(_count(v.get(k)) and v[k] > 0 for k in ("epochs", "batch_size")),
+             "the run's settings"),
+    "metrics": (_rows, "rows of epoch, train_loss, test_loss, test_accuracy"),
+}
+
+
+def check_fields(checkpoint: dict[str, Any], path: str) -> None:
+    """Every field a checkpoint needs, of the kind it needs: else one line naming the field."""
+    for field, (fits, what) in FIELDS.items():
+        holder, key = checkpoint, field
+        if "." in field:
+            outer, key = field.split(".")
+            holder = checkpoint[outer]
+        if key not in holder:
+            raise UserError(f"{path}: a damaged checkpoint: its {field} is missing")
+        if not fits(holder[key]):
+            raise UserError(f"{path}: a damaged checkpoint: its {field} is not {what}")
+    if "batches" in checkpoint and not (_count(checkpoint["batches"]) and checkpoint["batches"]):
+        raise UserError(f"{path}: a damaged checkpoint: its batches is not a count of batches")
 
 
 def read_checkpoint(path: str, network: str) -> dict[str, Any]:
@@ -157,6 +212,14 @@ def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | 
         state = checkpoint["model"] if checkpoint is not None else obj
     if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor) for v in state.values())):
         raise UserError(f"{path}: not a checkpoint or state_dict of these scripts")
+    check_fits(model, state, path, network)
+    model.load_state_dict(state)
+    return checkpoint
+
+
+def check_fits(model: nn.Module, state: dict[str, torch.Tensor], path: str,
+               network: str) -> None:
+    """The weights in `path` fit `model` (same names, same shapes) and are numbers."""
     own = model.state_dict()
     missing = sorted(own.keys() - state.keys())
     unexpected = sorted(state.keys() - own.keys())
@@ -167,15 +230,22 @@ def load_weights(model: nn.Module, path: str, network: str) -> dict[str, Any] | 
                  if names]
         raise UserError(f"{path}: these weights do not fit {network}.py's Net: "
                         f"{', '.join(found)}")
-    model.load_state_dict(state)
-    return checkpoint
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise UserError(f"{path}: the weights hold NaN or infinite values ({len(broken)} "
+                        f"tensors, first: {broken[0]}); they cannot read a digit")
 
 
-def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
-            scheduler: Any, generator: torch.Generator) -> None:
-    """Put a run back exactly where the checkpoint left it."""
+def restore(checkpoint: dict[str, Any], path: str, model: nn.Module,
+            optimizer: torch.optim.Optimizer, scheduler: Any, generator: torch.Generator) -> None:
+    """Put a run back exactly where the checkpoint at `path` left it."""
+    check_fits(model, checkpoint["model"], path, checkpoint["network"])
     model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
+    try:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise UserError(f"{path}: its optimiser state does not fit this run's "
+                        f"--optimizer {type(optimizer).__name__} ({str(e).splitlines()[0]})") from None
     if scheduler is not None and checkpoint["scheduler"] is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
     rng = checkpoint["rng"]

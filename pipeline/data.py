@@ -103,6 +103,15 @@ def ensure_mnist(data_dir: str) -> None:
             raise UserError(_missing_data_message(raw, _first_reason(e))) from None
     counts = {name: check_idx_file(os.path.join(raw, name), shape)
               for name, shape in MNIST_FILES.items()}
+    for name, count in counts.items():
+        if count == 0:
+            raise UserError(f"{os.path.join(raw, name)}: holds no items (its header says 0); "
+                            f"replace it with the original file")
+    if counts["train-images-idx3-ubyte"] < counts["t10k-images-idx3-ubyte"]:
+        raise UserError(f"{raw}: the training set holds fewer images "
+                        f"({counts['train-images-idx3-ubyte']}) than the test set "
+                        f"({counts['t10k-images-idx3-ubyte']}): are the train- and t10k- files "
+                        f"swapped?")
     for prefix in ("train", "t10k"):
         images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
         if counts[images] != counts[labels]:
@@ -148,7 +157,10 @@ def read_picture(source: Any, path: str) -> torch.Tensor:
             grey = grey_pixels(img)
     except Image.DecompressionBombError as e:
         raise UserError(too_large.format(str(e).rstrip("."))) from None
-    except (UnidentifiedImageError, OSError, ValueError, EOFError) as e:
+    except UnidentifiedImageError:  # its message is the repr of an open file
+        raise UserError(f"{path}: not a picture that can be read (not a raster image Pillow "
+                        f"knows, such as PNG or JPEG; an SVG must be saved as PNG first)") from None
+    except (OSError, ValueError, EOFError) as e:
         raise UserError(f"{path}: not a picture that can be read ({e})") from None
 
     return prepare_digit(grey, path)

@@ -50,7 +50,8 @@ def compare(model: nn.Module, onnx_model: bytes, test: Split,
             labels = test.labels[start:start + batch_size].cpu()
             expected = net(images)  # N x 10 log-probabilities
             got = torch.from_numpy(session.run(None, {name: images.numpy()})[0])
-            largest = max(largest, float((got - expected).abs().max()))
+            gap = (got - expected).abs().nan_to_num(nan=torch.inf)  # a NaN is no agreement
+            largest = max(largest, float(gap.max()))
             correct_torch += int((expected.argmax(1) == labels).sum())
             correct_onnx += int((got.argmax(1) == labels).sum())
     return 100.0 * correct_torch / len(test), 100.0 * correct_onnx / len(test), largest

@@ -19,9 +19,15 @@ def _reason(error: OSError) -> str:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Put `data` at `path` atomically; an OSError becomes a UserError naming the path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    had = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
+    """Put `data` at `path` atomically; an OSError becomes a UserError naming the path.
+
+    A symbolic link is written through (its target is replaced, the link stays); a read-only
+    file is never replaced."""
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    had = "the previous file is unchanged" if os.path.exists(target) else "nothing was written"
+    if read_only(target):
+        raise UserError(f"{path}: the file is read-only, so it is not replaced; {had}")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
@@ -33,7 +39,7 @@ def write_bytes(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         raise UserError(f"{path}: cannot be written ({_reason(e)}); {had}") from None
     finally:  # Ctrl-C and other signals included: no litter
@@ -42,11 +48,21 @@ def write_bytes(path: str, data: bytes) -> None:
                 os.unlink(tmp)
 
 
+def read_only(path: str) -> bool:
+    """A file whose mode lets no one write it (chmod a-w), as root too: keep it as it is."""
+    try:
+        return os.path.isfile(path) and not os.stat(path).st_mode & 0o222
+    except OSError:
+        return False
+
+
 def check_writable(path: str) -> str | None:
     """Why `path` cannot be written as a file, if that can be told now; None if it can."""
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.realpath(path))
     if os.path.isdir(path):
         return f"{path} is a folder; give a file name inside it"
+    if read_only(os.path.realpath(path)):
+        return f"{path} is read-only (chmod a-w): it would not be replaced"
     if not os.path.isdir(folder):
         if os.path.exists(folder):
             return f"{folder} is not a folder"

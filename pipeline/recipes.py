@@ -65,14 +65,17 @@ def make_scheduler(optimizer: torch.optim.Optimizer, settings,
         optimizer, lambda step: lr_factor(step, total, schedule))
 
 
-def override_lr(optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LambdaLR | None, settings) -> None:
-    """After a restore: a --lr or --momentum typed again replaces the checkpoint's."""
+def override_groups(optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LambdaLR | None, settings) -> None:
+    """After a restore (which brings back the checkpoint's values): the settings typed again,
+    --lr, --momentum, --weight-decay, --optimizer sgd / nesterov, replace them."""
     factor = 1.0
     if scheduler is not None:
         scheduler.base_lrs = [settings.lr] * len(optimizer.param_groups)
         factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
     for group in optimizer.param_groups:
         group["lr"] = settings.lr * factor
+        group["weight_decay"] = settings.weight_decay
         if "momentum" in group:
             group["momentum"] = settings.momentum
+            group["nesterov"] = settings.optimizer == "nesterov"

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from . import checkpoints, distributed, recipes
+from .errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,17 +85,28 @@ def resolve(args: argparse.Namespace, typed: set[str], network: str, fast: dict 
             and os.path.exists(values["checkpoint"])):
         values["resume"] = values["checkpoint"]  # torchrun --max-restarts: carry on
         typed = typed - set(RESUMED)  # from the last test pass, exactly as it was
-    values["recipe"] = values["recipe"] or default_recipe
+    resumed = checkpoints.read_checkpoint(values["resume"], network) if values["resume"] \
+        else None
+    saved = resumed["args"] if resumed else {}
+    if saved and values["recipe"] and values["recipe"] != saved["recipe"]:
+        raise UserError(f"--recipe {values['recipe']}: {values['resume']} was trained with "
+                        f"--recipe {saved['recipe']}, which a resumed run keeps; type a setting "
+                        f"again to change it (--lr, --epochs, ...), or start afresh")
+    for key in ("optimizer", "schedule") if saved else ():
+        if key in typed and values[key] != saved.get(key, values[key]) and not (
+                {values[key], saved[key]} <= {"sgd", "nesterov"}):  # one optimiser, two ways
+            raise UserError(f"--{key} {values[key]}: {values['resume']} was trained with "
+                            f"--{key} {saved[key]}, whose state a resumed run cannot carry over "
+                            f"to {values[key]}; resume without --{key}, or start afresh")
+    values["recipe"] = values["recipe"] or saved.get("recipe") or default_recipe
     for key, value in recipes.values(values["recipe"], fast).items():
         if values[key] is None:
             values[key] = value
     values["schedule_epochs"] = values["epochs"]
     if values["evals_per_epoch"] is None:
         values["evals_per_epoch"] = 4 if values["target_accuracy"] else 1
-    resumed = None
-    if values["resume"]:
-        resumed = checkpoints.read_checkpoint(values["resume"], network)
-        resume_values(values, typed, resumed["args"])
+    if resumed:
+        resume_values(values, typed, saved)
     return Settings(**values, typed=tuple(sorted(typed))), resumed
 
 
@@ -102,11 +114,11 @@ def resume_values(values: dict[str, Any], typed: set[str], saved: dict[str, Any]
     """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
     overridden = []
     for key in RESUMED:
-        if key == "epochs" or key not in saved:
+        if key not in saved or key == "recipe":
             continue
         if key not in typed:
             values[key] = saved[key]
-        elif values[key] != saved[key]:
+        elif values[key] != saved[key] and key != "epochs":  # more epochs is what resuming is for
             overridden.append(f"--{key.replace('_', '-')} {saved[key]} -> {values[key]}")
     if overridden:
         print(f"note: resuming with {', '.join(overridden)}", file=sys.stderr)

@@ -120,10 +120,11 @@ class Training:
         self.scheduler = recipes.make_scheduler(self.optimizer, s, self.num_batches)
         self.generator = torch.Generator().manual_seed(s.seed)  # the batch order, on the CPU
         if self.resumed is not None:
-            checkpoints.restore(self.resumed, model, self.optimizer, self.scheduler,
+            self.check_layout()
+            checkpoints.restore(self.resumed, s.resume, model, self.optimizer, self.scheduler,
                                 self.generator)
-            if "lr" in s.typed or "momentum" in s.typed:
-                recipes.override_lr(self.optimizer, self.scheduler, s)
+            if {"lr", "momentum", "weight_decay", "optimizer"} & set(s.typed):
+                recipes.override_groups(self.optimizer, self.scheduler, s)
         if self.scheduler is not None:  # the schedule moves after every step of the optimiser
             self.optimizer.register_step_post_hook(lambda *_: self.scheduler.step())
         self.transform = functools.partial(augment.random_shift, pixels=s.augment) \
@@ -133,6 +134,25 @@ class Training:
         self.last_step = self.step(self.start)
         if s.tensorboard and distributed.is_main():
             self.board = board.Board(s.tensorboard, self.last_step, self.resumed is not None)
+
+    def check_layout(self) -> None:
+        """A run resumed inside an epoch (or on a schedule counted in batches) must cut its
+        epochs into the same batches as the run it continues, or it would train part of an
+        epoch twice: else one line saying why."""
+        s, saved = self.settings, self.resumed.get("batches")
+        if saved is None or saved == self.num_batches:
+            return
+        if self.start.batch:
+            where = f"{self.start.batch} batches into epoch {self.start.epoch + 1}"
+        elif s.schedule != "constant":
+            where = f"on --schedule {s.schedule}, which counts its steps in batches"
+        else:
+            return  # a fresh epoch may be cut anew
+        was = self.resumed["args"]["batch_size"]
+        raise UserError(f"--resume {s.resume}: it stopped {where}, with {saved} batches of "
+                        f"{was} an epoch; this run would have {self.num_batches} batches of "
+                        f"{s.batch_size}, so its batches would fall elsewhere. Resume with "
+                        f"--batch-size {was}, as many torchrun processes and the same data")
 
     def wrap_model(self) -> None:
         """What the steps run (`forward`) and what the test passes run (`tester`); `model`
@@ -242,9 +262,9 @@ class Training:
                              "lr": self.optimizer.param_groups[0]["lr"]})
         self.test_loss = LossSum()
         self.last_step = self.step(at)
+        self.save(batches)  # first: a TensorBoard folder on a full disk keeps this checkpoint
         if self.board:
             self.board.test_pass(self.metrics[-1], self.last_step)
-        self.save(batches)
         self.reached = bool(s.target_accuracy) and (
             self.metrics[-1]["test_accuracy"] >= s.target_accuracy)
         self.since = time.perf_counter()
@@ -261,7 +281,7 @@ class Training:
             state = checkpoints.make_checkpoint(
                 self.network, self.model, self.optimizer, self.scheduler, self.generator,
                 self.epoch if ended else self.epoch - 1, s.as_dict(), self.metrics,
-                batch=0 if ended else batches, order_state=self.order_state)
+                self.num_batches, batch=0 if ended else batches, order_state=self.order_state)
 
         def write() -> None:
             if s.metrics:

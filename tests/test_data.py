@@ -52,6 +52,29 @@ def test_labels_must_be_digits(mnist_dir):
         common.load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
+@pytest.mark.parametrize("prefix", ["train", "t10k"])
+def test_files_with_no_items_are_named(mnist_dir, prefix):
+    import numpy as np
+
+    write_idx(mnist_dir.joinpath(*RAW, f"{prefix}-images-idx3-ubyte"), np.zeros((0, 28, 28)))
+    write_idx(mnist_dir.joinpath(*RAW, f"{prefix}-labels-idx1-ubyte"), np.zeros(0))
+    with pytest.raises(UserError, match=f"{prefix}-images-idx3-ubyte: holds no items"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+
+
+def test_train_and_test_files_swapped_are_said(mnist_dir):
+    raw = mnist_dir.joinpath(*RAW)
+    for kind in ("images-idx3", "labels-idx1"):
+        train, test = raw / f"train-{kind}-ubyte", raw / f"t10k-{kind}-ubyte"
+        swap = raw / "swap"
+        train.rename(swap)
+        test.rename(train)
+        swap.rename(test)
+    with pytest.raises(UserError, match=r"fewer images \(500\) than the test set \(2000\): are "
+                                        r"the train- and t10k- files swapped\?"):
+        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+
+
 def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):
     import gzip
 

@@ -206,6 +206,56 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_keeping_the_last(moun
     assert path.read_bytes() == b"an older checkpoint" and litter(folder) == []
 
 
+def test_tensorboard_on_a_full_disk_is_one_line_and_the_checkpoint_stays(mounted, mnist_dir,
+                                                                           tmp_path, capsys):
+    """The test passes' scalars fit in the last 4 KB, the figures at the end do not: the
+    run stops with one line (no traceback from TensorBoard's writer thread), and the
+    checkpoint of its last test pass is whole and resumable."""
+    folder = mounted("size=64k")
+    (folder / "filler").write_bytes(b"\0" * 60000)
+    checkpoint = tmp_path / "ck.pt"
+    code, out, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--epochs", "2",
+                         "--checkpoint", str(checkpoint), "--tensorboard", str(folder / "tb"))
+    assert code == 1, err
+    assert err == (f"error: --tensorboard {folder / 'tb'}: cannot be written (No space left on "
+                   f"device); {checkpoint} holds epoch 2: continue with --resume "
+                   f"{checkpoint}\n")
+    assert checkpoints.read(str(checkpoint))["epoch"] == 2
+
+
+@pytest.mark.parametrize("flag", OUTPUTS)
+def test_a_read_only_output_file_is_kept_and_said_before_training(flag, mnist_dir, tmp_path,
+                                                                   capsys):
+    path = file_name(flag, tmp_path)
+    with open(path, "wb") as f:
+        f.write(b"kept")
+    os.chmod(path, 0o444)
+    code, out, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--dry-run", flag, path)
+    assert code == 2 and f"{flag} {path}: {path} is read-only (chmod a-w)" in err
+    assert open(path, "rb").read() == b"kept" and os.stat(path).st_mode & 0o777 == 0o444
+
+
+def test_a_file_made_read_only_during_the_run_is_not_replaced(mnist_dir, tmp_path, capsys):
+    from pipeline import files
+
+    path = tmp_path / "m.csv"
+    path.write_text("kept")
+    path.chmod(0o444)
+    with pytest.raises(files.UserError, match="the file is read-only, so it is not replaced"):
+        files.write_bytes(str(path), b"new")
+    assert path.read_text() == "kept"
+
+
+def test_an_output_given_as_a_link_is_written_through_it(mnist_dir, tmp_path, capsys):
+    target, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    target.write_text("old")
+    link.symlink_to(target)
+    code, out, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--dry-run",
+                         "--metrics", str(link))
+    assert code == 0, err
+    assert link.is_symlink() and target.read_text().startswith("epoch,train_loss")
+
+
 # ----------------------------------------------------------------------------- flags
 
 @pytest.mark.parametrize("args,message", [
