@@ -28,6 +28,12 @@ a 280 x 280 drawing (as the page sends it), answered with every layer's output; 
 over 50 requests, inside the server (preparing the picture is not in it; the forward pass
 with its hooks is) and end to end over HTTP on this machine. It needs no data.
 
+`--live` instead times what watching a run costs it: the simple CNN's lecture epoch as
+`python simple_cnn.py --epochs 1` reports it (its "s/epoch": training and the test pass),
+run as its own process, alternating three ways `--repeats` times: plain; with --serve and no
+page open; and with --serve and one page open that does what the page does, reading
+/api/live and, at every snapshot, sending its drawing (a 7) to /api/predict again.
+
 This is a benchmark, not a test: run it on a quiet machine and read the ratio.
 """
 from __future__ import annotations
@@ -178,9 +184,14 @@ def main() -> None:
                         "with its floor at the bf16 matrix-product rate (default: fp32 only)")
     p.add_argument("--prediction-time", action="store_true",
                    help="time one --serve prediction per network instead (default: off)")
+    p.add_argument("--live", action="store_true",
+                   help="time the simple CNN's epoch with and without the --serve page "
+                        "watching it train instead (default: off)")
     args = p.parse_args()
     if args.prediction_time:
         return print_prediction_times(args.networks)
+    if args.live:
+        return print_live_overhead(args.data_dir, args.repeats)
     try:
         device = pick_device(args.device)
         train_data, test_data = common.load_mnist(args.data_dir, device)
@@ -226,20 +237,13 @@ def main() -> None:
 
 def prediction_time(module, repeats: int = 50) -> tuple[float, float]:
     """Median milliseconds of one /api/predict answer: in the server, and end to end."""
-    import base64
     import json
     import threading
     import urllib.request
 
-    from PIL import Image, ImageDraw
-
     from pipeline import serve
 
-    picture = Image.new("RGB", (280, 280), "white")  # a 7 drawn as the page's pad draws it
-    ImageDraw.Draw(picture).line([(70, 60), (210, 60), (110, 260)], fill="black", width=18)
-    png = io.BytesIO()
-    picture.save(png, format="PNG")
-    body = json.dumps({"image": base64.b64encode(png.getvalue()).decode()}).encode()
+    body = drawn_seven()
     httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/api/predict"
@@ -266,6 +270,91 @@ def print_prediction_times(names: list[str]) -> None:
     for name in names:
         inside, end_to_end = prediction_time(found[name])
         print(f"{name:<24} {inside:>19.1f} {end_to_end:>15.1f}", flush=True)
+
+
+def drawn_seven() -> bytes:
+    """A 7 as the page's pad draws it: a 280 x 280 PNG, as a JSON body for /api/predict."""
+    import base64
+    import json
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (280, 280), "white")
+    ImageDraw.Draw(picture).line([(70, 60), (210, 60), (110, 260)], fill="black", width=18)
+    png = io.BytesIO()
+    picture.save(png, format="PNG")
+    return json.dumps({"image": base64.b64encode(png.getvalue()).decode()}).encode()
+
+
+def live_epoch(data_dir: str, how: str) -> tuple[float, int]:
+    """One `simple_cnn.py --epochs 1` in its own process: its s/epoch, and how many
+    snapshots the page got. `how`: "plain", "served" (no page) or "watched" (one page)."""
+    import json
+    import re
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    command = [sys.executable, "simple_cnn.py", "--epochs", "1", "--data-dir", data_dir,
+               "--device", "cpu"]
+    if how != "plain":
+        command += ["--serve", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.abspath(__file__)))
+    snapshots, ended = [], threading.Event()
+    if how != "plain":
+        url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def page() -> None:  # the page: the events, and the drawing again at every snapshot
+            body = drawn_seven()
+            with direct.open(url + "api/live") as stream:
+                for line in stream:
+                    if line.startswith(b"data: "):
+                        kind = json.loads(line[6:])["type"]
+                        if kind == "snapshot":
+                            snapshots.append(1)
+                            direct.open(urllib.request.Request(url + "api/predict", body)).read()
+                        if kind in ("end", "stopped"):
+                            break
+            ended.set()
+
+        if how == "watched":
+            threading.Thread(target=page, daemon=True).start()
+    out = ""
+    for line in proc.stdout:
+        out += line
+        if line.startswith("Finished:"):
+            break
+    if how == "watched":
+        ended.wait(60)
+    if how != "plain":
+        proc.send_signal(signal.SIGINT)  # the server stays after training until Ctrl-C
+    proc.communicate(timeout=60)
+    return float(re.search(r"\(([\d.]+) s/epoch\)", out).group(1)), len(snapshots)
+
+
+def print_live_overhead(data_dir: str, repeats: int) -> None:
+    cpu = platform.processor() or platform.machine()
+    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {cpu}, "
+          f"{platform.node()}; simple_cnn.py --epochs 1 (the lecture's settings)")
+    ways = ("plain", "served", "watched")
+    times: dict[str, list[float]] = {how: [] for how in ways}
+    for r in range(repeats):
+        got = 0
+        for how in ways if r % 2 == 0 else ways[::-1]:  # neither goes first every time
+            seconds, snapshots = live_epoch(data_dir, how)
+            times[how].append(seconds)
+            got = snapshots or got
+        print(f"repeat {r + 1}: " + ", ".join(f"{how} {times[how][-1]:.2f} s" for how in ways)
+              + f" ({got} snapshots sent to the page)", flush=True)
+    plain = statistics.median(times["plain"])
+    print(f"\n{'':<34} {'s/epoch (median)':>16} {'overhead':>9}")
+    for how, words in zip(ways, ("plain", "--serve, no page open", "--serve, one page watching")):
+        median = statistics.median(times[how])
+        print(f"{words:<34} {median:>16.2f} {100 * (median / plain - 1):>8.1f}%")
 
 
 def fmt(seconds: float | None) -> str:

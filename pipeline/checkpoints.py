@@ -78,13 +78,17 @@ def versions() -> dict[str, str]:
 def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, generator: torch.Generator, epoch: int,
                     args: dict[str, Any], metrics: list[dict[str, float]], batches: int,
-                    batch: int = 0, order_state: torch.Tensor | None = None) -> dict[str, Any]:
+                    batch: int = 0, order_state: torch.Tensor | None = None,
+                    losses: dict[str, list[float]] | None = None) -> dict[str, Any]:
     """The whole training state. Under torchrun every rank must call this (it gathers each
     rank's random state); rank 0 writes the result.
 
     `epoch` epochs are finished and `batch` batches of the next one (a test inside an epoch);
     then `order_state` is the batch-order generator as it was before that epoch's permutation.
     `batches` is an epoch's length in batches (on each rank), which a resumed run must share.
+    `losses`: the training losses summed so far ({"test": [total, images] since the last test
+    pass, "epoch": [...] since the epoch began}), so that a run saved between two test passes
+    reports the same training loss at the next one when resumed.
     """
     if batch and order_state is None:
         raise ValueError("a checkpoint inside an epoch needs the generator state of its start")
@@ -104,6 +108,7 @@ def make_checkpoint(network: str, model: nn.Module, optimizer: torch.optim.Optim
         "rng": rng,
         "args": args,
         "metrics": metrics,
+        "losses": losses or {},
         "versions": versions(),
     }
 
@@ -157,6 +162,12 @@ def _rows(v: Any) -> bool:  # the metrics: one row of numbers per test pass
         for r in v)
 
 
+def _sums(v: Any) -> bool:  # {"test": [total, images], "epoch": [total, images]}
+    return isinstance(v, dict) and all(
+        isinstance(p, list) and len(p) == 2 and type(p[0]) in (int, float) and _count(p[1])
+        for p in v.values())
+
+
 FIELDS = {  # what each field of a checkpoint must be, and how that is said
     "network": (lambda v: isinstance(v, str), "a script's name"),
     "epoch": (_count, "a count of epochs"),
@@ -188,6 +199,8 @@ def check_fields(checkpoint: dict[str, Any], path: str) -> None:
             raise UserError(f"{path}: a damaged checkpoint: its {field} is not {what}")
     if "batches" in checkpoint and not (_count(checkpoint["batches"]) and checkpoint["batches"]):
         raise UserError(f"{path}: a damaged checkpoint: its batches is not a count of batches")
+    if "losses" in checkpoint and not _sums(checkpoint["losses"]):
+        raise UserError(f"{path}: a damaged checkpoint: its losses is not sums of losses")
 
 
 def read_checkpoint(path: str, network: str) -> dict[str, Any]:

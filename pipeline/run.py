@@ -11,8 +11,9 @@ from torch import nn
 
 import common
 
-from . import checkpoints, distributed, explain, export, report, serve
+from . import checkpoints, distributed, explain, export, interrupts, report, serve
 from .data import load_digit
+from .errors import Interrupted, UserError
 from .device import device_forward, make_deterministic, pick_device, prepare_model
 from .settings import Settings
 from .shapes import check_shapes
@@ -48,9 +49,38 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
         torch.manual_seed((settings.seed + distributed.rank()) % 2**64)
     if settings.load and use_loaded(model, network, device, settings, picture):
         return
-    Training(network, model, device, settings, resumed).run()
+    server = None
+    if settings.serve and distributed.is_main():  # the page watches it train (rank 0)
+        server = serve.start(model, network, settings.host, settings.port, training=True)
+    train(Training(network, model, device, settings, resumed,
+                   watch=server.page.live if server else None), server)
     if distributed.is_main():
-        look_inside(model, network, settings, picture, own_plot=True)
+        look_inside(model, network, settings, picture, own_plot=True, server=server)
+
+
+def train(training: Training, server: serve.Server | None) -> None:
+    """The run; with the page open, its end turns the page into the trained network's, and
+    a run that stops says its line there before the server goes."""
+    try:
+        training.run()
+    except BaseException as e:
+        if server is not None:
+            server.page.live.stop(stopped_line(e))
+            server.close()
+        raise
+    if server is not None:
+        server.page.live.end(training.summary, training)
+
+
+def stopped_line(error: BaseException) -> str:
+    """The line the command line prints for a run that stopped with `error`."""
+    if isinstance(error, UserError):
+        return f"error: {error}"
+    if isinstance(error, KeyboardInterrupt):
+        return f"stopped: {interrupts.as_stop(error)}"
+    if isinstance(error, Interrupted):
+        return f"stopped: {error}"
+    return f"stopped: {type(error).__name__}: {error}"
 
 
 def use_loaded(model: nn.Module, network: str, device: torch.device, settings: Settings,
@@ -74,9 +104,10 @@ def use_loaded(model: nn.Module, network: str, device: torch.device, settings: S
 
 
 def look_inside(model: nn.Module, network: str, settings: Settings,
-                picture: torch.Tensor | None, own_plot: bool) -> None:
+                picture: torch.Tensor | None, own_plot: bool,
+                server: serve.Server | None = None) -> None:
     """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
-    there), then --serve the page."""
+    there), then --serve the page (the one that watched it train, if given) until Ctrl-C."""
     if settings.explain:
         e = explain.Explainer(model)(picture)
         print(explain.describe(settings.explain, e))
@@ -86,7 +117,7 @@ def look_inside(model: nn.Module, network: str, settings: Settings,
             explain.plot(path, e, f"{network}: {settings.explain}")
             print(f"layers drawn to {path}")
     if settings.serve:
-        serve.serve(model, network, settings.host, settings.port)
+        (server or serve.start(model, network, settings.host, settings.port)).wait()
 
 
 def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:

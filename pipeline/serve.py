@@ -4,12 +4,18 @@ The page is the plain files in `web/` (HTML, JavaScript, CSS; nothing fetched fr
 internet). This module serves them with the standard library's ThreadingHTTPServer, and a
 small JSON API that the page and the tests call; every number the page shows comes from it:
 
-    GET  /api/info       the network: name, layers, the flatten size into the classifier
+    GET  /api/info       the network: name, layers, the flatten size into the classifier,
+                         and "live": "training" or "finished" when it trains as it serves
     GET  /api/examples   the slides' worked examples of pooling and convolution
+    GET  /api/live       while it trains: Server-Sent Events (pipeline/live.py) of the run's
+                         loss and accuracy, snapshots of the filters and mistakes, its end
     POST /api/predict    {"image": base64 PNG/JPEG} or {"pixels": H x W grey in [0, 1]}
                          -> the prepared 28 x 28 input, each layer's most active feature maps
                             (with the filters of a convolution's), the flattened vector and
-                            the ten probabilities
+                            the ten probabilities (while it trains: of the latest
+                            snapshot, whose epoch is "at")
+    POST /api/pause, /api/continue, /api/save   while it trains: hold the run, let it go
+                         on, write --checkpoint; each at the run's next cut between batches
     POST /api/slide      {"op": "max"|"avg"|"conv", "input": grid, "kernel", "stride",
                           "padding"} -> F.max_pool2d / F.avg_pool2d / F.conv2d's output, the
                           window of every output cell, and the output size formula
@@ -24,6 +30,7 @@ import io
 import ipaddress
 import json
 import math
+import select
 import socket
 import sys
 import threading
@@ -32,6 +39,7 @@ import urllib.parse
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,8 +49,9 @@ from torch import nn
 
 from common import MNIST_MEAN, MNIST_STD
 
-from . import explain, interrupts
+from . import explain, interrupts, live
 from .data import prepare_digit, read_picture
+from .device import cpu_copy
 from .errors import UserError
 from .report import classifier_line
 
@@ -228,6 +237,15 @@ def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:
 
 # ----------------------------------------------------------------------------- the server
 
+@dataclass
+class Page:
+    """What the server shows: `shown` is the network that reads the drawing and, while it
+    trains, the epoch of that snapshot (None when trained); `live` the run, if it trains."""
+    shown: tuple[explain.Explainer, float | None]
+    info: dict[str, Any]
+    live: live.Live | None = None
+
+
 class Busy:
     """The requests being answered now; at shutdown, wait for them, and answer no new ones.
 
@@ -260,6 +278,29 @@ class Server(ThreadingHTTPServer):
     about clients that go away."""
     request_queue_size = 128  # the listen backlog (socketserver's is 5)
     daemon_threads = True
+    page: Page
+    thread: threading.Thread
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Until Ctrl-C (or SIGTERM), which stops the server once the requests being
+        answered have finished."""
+        try:
+            while self.thread.is_alive():
+                self.thread.join(0.5)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        with interrupts.deferred_interrupt():  # a second Ctrl-C waits for the answers too
+            if self.page.live:
+                self.page.live.close()  # the event streams end first
+            self.shutdown()
+            self.RequestHandlerClass.busy.close(timeout=10)
+            self.server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -272,8 +313,7 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server_version = "lecture10/1"
     timeout = 30  # seconds a client may stall mid-request before it is dropped
-    explainer: explain.Explainer
-    info: dict[str, Any]
+    page: Page
     static: dict[str, Path]
     hosts: frozenset[str]  # the names a Host header may give for this server
     busy: Busy
@@ -337,7 +377,9 @@ class Handler(BaseHTTPRequestHandler):
     def get(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         if path == "/api/info":
-            return self.answer_json(200, self.info)
+            return self.answer_json(200, self.page.info)
+        if path == "/api/live":
+            return self.live_stream()
         if path == "/api/examples":
             return self.answer_json(200, EXAMPLES)
         file = self.static.get(path)  # only the files in web/, by their exact names
@@ -345,16 +387,52 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(404, f"no such page: {path[:200]}")
         self.answer(200, file.read_bytes(), STATIC_TYPES[file.suffix])
 
+    def live_stream(self) -> None:
+        """GET /api/live: the run's events as Server-Sent Events, until it is over."""
+        if self.page.live is None:
+            raise BadRequest(404, "nothing is training here: these are trained weights")
+        self.send_response(200)
+        for key, value in {"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                           "X-Accel-Buffering": "no"}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.close_connection = True
+        if self.command == "HEAD":
+            return
+        self.page.live.stream(self.wfile.write, self.gone)
+
+    def gone(self) -> bool:
+        """The client has closed the connection (nothing more comes after its GET)."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        try:
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def do_POST(self) -> None:
         self.respond(self.post)
 
     def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        routes = {"/api/predict": lambda body: prediction(self.explainer, picture_from(body)),
-                  "/api/slide": slide}
+        routes = {"/api/predict": self.predict, "/api/slide": slide}
+        asked = {"/api/pause": "pause", "/api/continue": "continue", "/api/save": "save"}
+        if path in asked:
+            return self.answer_json(200, self.ask(asked[path]))
         if path not in routes:
             raise BadRequest(404, f"no such API: {path[:200]}")
         self.answer_json(200, routes[path](self.read_json()))
+
+    def predict(self, body: dict[str, Any]) -> dict[str, Any]:
+        explainer, at = self.page.shown
+        return {**prediction(explainer, picture_from(body)), "at": at}
+
+    def ask(self, what: str) -> dict[str, Any]:
+        if self.page.live is None:
+            raise BadRequest(409, "nothing is training here: these are trained weights")
+        try:
+            return self.page.live.ask(what)
+        except live.Refused as e:
+            raise BadRequest(409, str(e)) from None
 
     def read_json(self) -> dict[str, Any]:
         try:
@@ -420,27 +498,33 @@ def static_files() -> dict[str, Path]:
     return files
 
 
-def make_server(model: nn.Module, network: str, host: str, port: int) -> Server:
-    explainer = explain.Explainer(model)
-    fc = explainer.classifier
+def make_server(model: nn.Module, network: str, host: str, port: int,
+                training: bool = False) -> Server:
+    """The server for `model`; `training`: it is about to train (the page watches it, and
+    reads the drawing with copies of it taken between batches)."""
+    explainer = explain.Explainer(cpu_copy(model) if training else model)
     info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
             "layers": [name for name, _ in explain.layers(model)],
-            "classifier": classifier_line(explainer.classifier_name, fc)}
+            "classifier": classifier_line(explainer.classifier_name, explainer.classifier)}
+    page = Page((explainer, None), info)
+    if training:
+        page.live, info["live"] = live.Live(page), "training"
     handler = type("BoundHandler", (Handler,), {
-        "explainer": explainer, "info": info, "static": static_files(),
-        "hosts": host_names(host), "busy": Busy()})
+        "page": page, "static": static_files(), "hosts": host_names(host), "busy": Busy()})
     try:
-        return Server((host, port), handler)
+        server = Server((host, port), handler)
+        server.page = page
+        return server
     except OSError as e:
         raise UserError(f"--serve: cannot listen on {host}:{port} ({e.strerror or e})") from None
     except OverflowError as e:  # a port the OS cannot take
         raise UserError(f"--serve: cannot listen on {host}:{port} ({e})") from None
 
 
-def serve(model: nn.Module, network: str, host: str, port: int) -> None:
-    """Serve until Ctrl-C (or SIGTERM), which stops it with one line once the requests being
-    answered have finished."""
-    server = make_server(model, network, host, port)
+def start(model: nn.Module, network: str, host: str, port: int,
+          training: bool = False) -> Server:
+    """The server, answering in its own thread; its address printed."""
+    server = make_server(model, network, host, port, training)
     shown = f"[{host}]" if ":" in host else host
     if not is_local(host):
         print(f"warning: --host {host} lets other machines open this page (no password, no "
@@ -448,13 +532,5 @@ def serve(model: nn.Module, network: str, host: str, port: int) -> None:
               flush=True)
     print(f"Serving {network} at http://{shown}:{server.server_address[1]}/ (Ctrl-C stops it)",
           flush=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.5)
-    finally:
-        with interrupts.deferred_interrupt():  # a second Ctrl-C waits for the answers too
-            server.shutdown()
-            server.RequestHandlerClass.busy.close(timeout=10)
-            server.server_close()
+    server.start()
+    return server

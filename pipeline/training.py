@@ -39,8 +39,8 @@ class Position:
 class LossSum:
     """Training losses added up, weighted by batch size: since a test pass, or an epoch."""
 
-    def __init__(self) -> None:
-        self.total, self.seen = 0.0, 0
+    def __init__(self, total: float = 0.0, seen: int = 0) -> None:
+        self.total, self.seen = total, seen
 
     def add(self, total: float, seen: int) -> None:
         self.total += total
@@ -49,6 +49,9 @@ class LossSum:
     def mean(self) -> float:
         return self.total / self.seen
 
+    def as_list(self) -> list[float]:  # as a checkpoint holds it
+        return [self.total, self.seen]
+
 
 class Training:
     """One run of --epochs, from scratch or from --resume.
@@ -56,10 +59,13 @@ class Training:
     Its fields are the run's state: where it started (`start`) and in which epoch it is
     (`epoch`), the metrics so far, how far the file at --checkpoint has got (`saved`, in
     epochs; 0 when nothing is written) and whether the target accuracy was `reached`.
+
+    `watch`, if given, is called between two batches at every cut of an epoch: the --serve
+    page while it trains (pipeline/live.py), which may also hold the run there (a pause).
     """
 
     def __init__(self, network: str, model: nn.Module, device: torch.device,
-                 settings: Settings, resumed: dict | None) -> None:
+                 settings: Settings, resumed: dict | None, watch=None) -> None:
         self.network, self.model, self.device = network, model, device
         self.settings, self.resumed = settings, resumed
         self.metrics: list[dict[str, float]] = list(resumed["metrics"]) if resumed else []
@@ -68,19 +74,22 @@ class Training:
         self.epochs = 1 if settings.dry_run else settings.epochs
         self.epoch = self.start.epoch + 1
         self.reached = False
-        self.board = None
+        self.board, self.watch = None, watch
+        self.held = 0.0  # seconds the page held the run (a pause): not in its speed
+        self.summary = ""  # the run's last line
 
     def run(self) -> None:
         """Train to the last epoch (or the target), then print the summary and write the files."""
         if self.start.epoch >= self.epochs:
-            print(f"{self.settings.resume} has finished {self.start.epoch} of {self.epochs} "
-                  f"epochs; nothing to train (raise --epochs to continue)")
+            self.summary = (f"{self.settings.resume} has finished {self.start.epoch} of "
+                            f"{self.epochs} epochs; nothing to train (raise --epochs to continue)")
+            print(self.summary)
             return
         self.set_up()
         try:
             started = time.perf_counter()
             self.train_until_stopped()
-            self.finish(time.perf_counter() - started)
+            self.finish(time.perf_counter() - started - self.held)
         finally:
             if self.board:
                 self.board.close()
@@ -134,6 +143,8 @@ class Training:
         self.last_step = self.step(self.start)
         if s.tensorboard and distributed.is_main():
             self.board = board.Board(s.tensorboard, self.last_step, self.resumed is not None)
+        if self.watch:
+            self.watch.started(self)
 
     def check_layout(self) -> None:
         """A run resumed inside an epoch (or on a schedule counted in batches) must cut its
@@ -180,6 +191,9 @@ class Training:
             order = torch.randperm(len(self.train_data), generator=self.generator)
             order = order[distributed.shard(len(self.train_data))].to(self.device)
             self.epoch_loss, self.test_loss = LossSum(), LossSum()
+            if first and "losses" in self.resumed:  # resumed between two test passes
+                self.epoch_loss = LossSum(*self.resumed["losses"].get("epoch", (0.0, 0)))
+                self.test_loss = LossSum(*self.resumed["losses"].get("test", (0.0, 0)))
             self.bar = self.progress_bar(first)
             try:
                 if self.train_epoch(order, first):
@@ -198,11 +212,18 @@ class Training:
                                      self.transform)
             losses = common.train(self.forward, self.optimizer, batches, self.epoch,
                                   log_interval)
-            self.add_losses(losses, batches)
-            if s.dry_run or stop in self.test_at:  # a dry run's epoch is its first batch
-                if self.test_between(self.num_batches if s.dry_run else stop):
-                    return True
+            losses = self.add_losses(losses, batches)
+            tested = s.dry_run or stop in self.test_at  # a dry run's epoch is its first batch
+            if tested and self.test_between(self.num_batches if s.dry_run else stop):
+                return True
+            if self.watch:
+                self.hold(self.watch.between(self, batches, losses, tested))
         return False
+
+    def hold(self, seconds: float) -> None:
+        """The run was held `seconds` between two batches: they count in no speed."""
+        self.held += seconds
+        self.since += seconds
 
     def pieces(self, first: int) -> list[tuple[int, int]]:
         """Where this epoch is cut, from batch `first`: before each log line, at each test."""
@@ -213,9 +234,10 @@ class Training:
         cuts = sorted(c for c in cuts if c > first)
         return list(zip([first] + cuts[:-1], cuts))
 
-    def add_losses(self, losses: torch.Tensor, batches: common.Batches) -> None:
+    def add_losses(self, losses: torch.Tensor, batches: common.Batches) -> torch.Tensor:
         """A piece's losses, averaged over the ranks (the step's one sync with the device): a
-        NaN or infinity stops the run, naming its batch; the rest are added up."""
+        NaN or infinity stops the run, naming its batch; the rest are added up, and returned
+        on the CPU."""
         losses = distributed.all_reduce_sum(losses.float()).div_(distributed.world_size()).cpu()
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
@@ -231,6 +253,7 @@ class Training:
         if self.bar is not None:
             self.bar.update(batches.stop - batches.start)
             self.bar.set_postfix(loss=f"{self.epoch_loss.mean():.4f}")
+        return losses
 
     def progress_bar(self, first: int):
         """--progress: a bar for this epoch instead of the Train Epoch lines (rank 0)."""
@@ -271,7 +294,8 @@ class Training:
         return self.reached
 
     def save(self, batches: int) -> None:
-        """The metrics so far, and the whole state after `batches` batches of this epoch."""
+        """The metrics so far, and the whole state after `batches` batches of this epoch (at
+        a test pass, or where the page asked for it)."""
         s = self.settings
         if not (s.checkpoint or s.metrics):
             return
@@ -281,7 +305,8 @@ class Training:
             state = checkpoints.make_checkpoint(
                 self.network, self.model, self.optimizer, self.scheduler, self.generator,
                 self.epoch if ended else self.epoch - 1, s.as_dict(), self.metrics,
-                self.num_batches, batch=0 if ended else batches, order_state=self.order_state)
+                self.num_batches, batch=0 if ended else batches, order_state=self.order_state,
+                losses={"test": self.test_loss.as_list(), "epoch": self.epoch_loss.as_list()})
 
         def write() -> None:
             if s.metrics:
@@ -292,7 +317,7 @@ class Training:
         with interrupts.deferred_interrupt():  # a signal waits until the file and `saved` agree
             self.on_main(write)  # no rank runs ahead of the files on disk
             if state is not None:
-                self.saved = self.metrics[-1]["epoch"]
+                self.saved = Position(self.epoch - 1, batches).epochs(self.num_batches)
 
     def on_main(self, write: Callable[[], None]) -> None:
         """Rank 0 writes; every rank stops with the error if that failed."""
@@ -314,9 +339,10 @@ class Training:
         if s.target_accuracy:
             target = (f", target {s.target_accuracy:.2f}% "
                       f"{'reached' if self.reached else 'not reached'}")
-        print(f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} s/epoch), "
-              f"best accuracy {best['test_accuracy']:.2f}% at epoch {best['epoch']}, "
-              f"final {metrics[-1]['test_accuracy']:.2f}%{target}")
+        self.summary = (f"Finished: {ran:g} epochs in {seconds:.1f} s ({seconds / ran:.2f} "
+                        f"s/epoch), best accuracy {best['test_accuracy']:.2f}% at epoch "
+                        f"{best['epoch']}, final {metrics[-1]['test_accuracy']:.2f}%{target}")
+        print(self.summary)
         try:
             self.on_main(self.write_results)
         except UserError as e:

@@ -156,6 +156,28 @@ def trained(tmp_path_factory):
     return paths
 
 
+@pytest.fixture
+def mounted(tmp_path):
+    """mount(options) -> a fresh tmpfs folder, unmounted after the test; root only."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
+    mounts = []
+
+    def mount(options: str):
+        folder = tmp_path / f"disk{len(mounts)}"
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
 # ----------------------------------------------------------------------------- the page's API
 
 @pytest.fixture(scope="session")

@@ -302,6 +302,19 @@ def browser():
     return executable
 
 
+def draw_seven(page) -> None:
+    """A 7 drawn on the page's pad with the mouse: the bar, then the stroke down to the left."""
+    box = page.locator("#pad").bounding_box()
+    x, y = box["x"], box["y"]
+    page.mouse.move(x + 70, y + 60)
+    page.mouse.down()
+    for i in range(15):
+        page.mouse.move(x + 70 + i * 10, y + 60)
+    for i in range(20):
+        page.mouse.move(x + 210 - i * 5, y + 60 + i * 10)
+    page.mouse.up()
+
+
 def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
     from playwright.sync_api import sync_playwright
 
@@ -311,15 +324,7 @@ def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
         page = chromium.new_page(viewport={"width": 1200, "height": 1400})
         page.goto(server + "/")
         page.wait_for_selector("#slide-output td", state="attached")
-        box = page.locator("#pad").bounding_box()
-        x, y = box["x"], box["y"]
-        page.mouse.move(x + 70, y + 60)  # a 7: the bar, then the stroke down to the left
-        page.mouse.down()
-        for i in range(15):
-            page.mouse.move(x + 70 + i * 10, y + 60)
-        for i in range(20):
-            page.mouse.move(x + 210 - i * 5, y + 60 + i * 10)
-        page.mouse.up()
+        draw_seven(page)
         page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
         page.wait_for_timeout(300)  # the last request, sent at mouse-up, lands
         shown = page.text_content("#digit")

@@ -137,28 +137,6 @@ def test_a_folder_given_as_the_file_is_a_usage_error_before_training(flag, mnist
     assert not TRAIN_LINE.search(out)
 
 
-@pytest.fixture
-def mounted(tmp_path):
-    """mount(options) -> a fresh tmpfs folder, unmounted after the test; root only."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
-    mounts = []
-
-    def mount(options: str):
-        folder = tmp_path / f"disk{len(mounts)}"
-        folder.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
-        mounts.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounts:
-        subprocess.run(["umount", str(folder)], check=False)
-
-
 @pytest.mark.parametrize("flag", OUTPUTS)
 def test_a_read_only_folder_is_a_usage_error_before_training(flag, mounted, mnist_dir, capsys):
     folder = mounted("size=1m,ro")

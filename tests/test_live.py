@@ -1,0 +1,321 @@
+"""--serve while training: the page watches the run learn (pipeline/live.py).
+
+The runs here are real scripts in their own processes, on the synthetic digits; the page is
+read as a browser reads it, from /api/live's Server-Sent Events, and driven by its buttons'
+POST requests (the browser test at the end clicks them).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import torch
+
+import simple_cnn
+from conftest import DIRECT, FINISHED, ROOT, call, draw_digit
+from pipeline import serve
+
+SERVING = re.compile(r"Serving simple_cnn at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops it\)\n")
+
+
+def start(mnist_dir, *flags: str) -> tuple[subprocess.Popen, str]:
+    """simple_cnn.py --serve training on the synthetic digits; the process and its URL,
+    printed before anything else."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
+         str(mnist_dir), "--serve", "--port", "0", *flags],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = SERVING.fullmatch(line)
+    assert match, line + proc.stderr.read()
+    return proc, match.group(1)
+
+
+def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
+    """Stop the server that stays after training; what the process printed after its URL."""
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err == "stopped: interrupted\n", err
+    return out, err
+
+
+class Events:
+    """One page's view of /api/live: every event, as they arrive, in a thread of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.events: list[dict] = []
+        self.arrived = threading.Condition()
+        self.response = DIRECT.open(url + "api/live", timeout=60)
+        assert self.response.headers["Content-Type"] == "text/event-stream"
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self) -> None:
+        for raw in self.response:
+            if raw.startswith(b"data: "):
+                with self.arrived:
+                    self.events.append(json.loads(raw[6:]))
+                    self.arrived.notify_all()
+
+    def wait_for(self, kind: str, timeout: float = 60) -> dict:
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: self.of(kind), timeout), (kind, self.events)
+            return self.of(kind)[-1]
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["type"] == kind]
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def printed(out: str) -> list[str]:
+    """A run's lines, its summary without the seconds (the time differs from run to run)."""
+    lines = [line for line in out.splitlines() if line and not line.startswith("Serving ")]
+    return [FINISHED.sub(lambda m: f"Finished: {m.group(1)} epochs, best {m.group(2)}", line)
+            for line in lines]
+
+
+def weights(path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)
+
+
+def same_weights(a, b) -> bool:
+    a, b = weights(a), weights(b)
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def unpaused(tmp_path_factory):
+    """The run the paused ones are compared with: 2 epochs, never served."""
+    root = tmp_path_factory.mktemp("unpaused")
+    from conftest import make_mnist
+    data = make_mnist(root / "data")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir", str(data),
+         "--epochs", "2", "--save-model", str(root / "net.pt"), "--metrics", str(root / "m.csv")],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return {"data": data, "out": result.stdout, "model": root / "net.pt",
+            "metrics": rows(root / "m.csv")}
+
+
+def rows(path) -> list[dict[str, str]]:
+    """The metrics CSV without its seconds (a run's time differs from run to run)."""
+    with open(path, newline="") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_a_run_paused_and_continued_prints_the_same_lines_and_ends_with_the_same_weights(
+        unpaused, tmp_path):
+    proc, url = start(unpaused["data"], "--epochs", "2", "--save-model", str(tmp_path / "net.pt"),
+                      "--checkpoint", str(tmp_path / "ck.pt"))
+    assert call(url + "api/pause", {}) == (200, {"paused": True, "saving": False})
+    page = Events(url)
+    paused = page.wait_for("paused")  # at the first cut: the first log line's 10 batches
+    assert paused["x"] == 10 / 32 and paused["line"] == "paused at epoch 0.3125, after batch 10 of 32"
+    time.sleep(2)
+    assert len(page.of("loss")) == 1 and not page.of("test")  # held: nothing trains
+    assert call(url + "api/save", {})[0] == 200
+    saved = page.wait_for("saved")
+    assert saved["line"] == f"{tmp_path / 'ck.pt'} holds epoch 0.31"
+    shutil.copy(tmp_path / "ck.pt", tmp_path / "mid.pt")
+    assert call(url + "api/continue", {}) == (200, {"paused": False, "saving": False})
+    end = page.wait_for("end")
+    out, _ = ctrl_c(proc)
+    assert printed(out) == printed(unpaused["out"])
+    assert same_weights(tmp_path / "net.pt", unpaused["model"])
+    assert end["line"] == FINISHED.search(out).group(0)
+    assert [e["x"] for e in page.of("test")] == [1, 2]
+    losses = [e["loss"] for e in page.of("loss")]  # the chart's points are the printed losses
+    assert [f"{v:.6f}" for v in losses] == re.findall(r"Loss: (\d\.\d{6})", out)
+
+    # The checkpoint saved from the page, between two test passes, resumes exactly.
+    resumed = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
+         str(unpaused["data"]), "--resume", str(tmp_path / "mid.pt"), "--save-model",
+         str(tmp_path / "resumed.pt"), "--metrics", str(tmp_path / "m.csv")],
+        capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert printed(resumed.stdout)[:-1] == printed(unpaused["out"])[1:-1]  # from batch 10 on
+    assert rows(tmp_path / "m.csv") == unpaused["metrics"]  # its training loss too, to the digit
+    assert same_weights(tmp_path / "resumed.pt", unpaused["model"])
+
+
+def test_pages_early_late_and_gone_all_get_the_whole_run(mnist_dir, tmp_path):
+    proc, url = start(mnist_dir, "--epochs", "3")
+    early, leaving = Events(url), Events(url)
+    leaving.wait_for("start")
+    leaving.close()
+    early.wait_for("end")
+    late = Events(url)  # after the end: the history, the last snapshot, the end; then it closes
+    late.wait_for("end")
+    late.thread.join(10)
+    assert not late.thread.is_alive()
+    ctrl_c(proc)
+    points = lambda page: [e for e in page.events if e["type"] in ("loss", "test", "end")]
+    assert points(late) == points(early) and len(early.of("test")) == 3
+    snapshot = late.of("snapshot")[-1]
+    assert snapshot["x"] == 3 and snapshot["filters"]["shape"] == [10, 1, 5, 5]
+    mistakes = snapshot["mistakes"]
+    assert mistakes["searched"] == 500 and len(mistakes["digits"]) == min(12, mistakes["wrong"])
+    assert all(len(d["pixels"]) == 28 and d["label"] != d["said"] for d in mistakes["digits"])
+    assert early.of("snapshot")[0]["filters"] != snapshot["filters"]  # it learned
+
+
+def test_a_page_that_goes_away_is_let_go_within_a_second(tmp_path):
+    httpd = serve.make_server(simple_cnn.Net(), "simple_cnn", "127.0.0.1", 0, training=True)
+    httpd.start()
+    try:
+        live = httpd.page.live
+        sockets = []
+        for _ in range(3):
+            s = socket.create_connection(httpd.server_address, timeout=10)
+            s.sendall(b"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.0 200")
+            sockets.append(s)
+        deadline = time.monotonic() + 5
+        while live.clients < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert live.clients == 3
+        for s in sockets:
+            s.close()
+        time.sleep(1.5)
+        assert live.clients == 0  # so the run takes no more snapshots for them
+    finally:
+        httpd.close()
+
+
+def test_the_drawing_is_read_by_the_latest_snapshot_and_then_by_the_trained_network(
+        mnist_dir, tmp_path):
+    picture = tmp_path / "seven.png"
+    draw_digit(7, (120, 160), 110, stroke=4, ink=30, paper=235, mode="RGB").save(picture)
+    body = {"image": base64.b64encode(picture.read_bytes()).decode()}
+    proc, url = start(mnist_dir, "--epochs", "2", "--save-model", str(tmp_path / "net.pt"))
+    call(url + "api/pause", {})
+    page = Events(url)
+    page.wait_for("paused")
+    status, during = call(url + "api/predict", body)
+    assert status == 200 and during["at"] == 0  # the snapshot taken before the first batch
+    call(url + "api/continue", {})
+    page.wait_for("end")
+    status, after = call(url + "api/predict", body)
+    ctrl_c(proc)
+    assert status == 200 and after["at"] is None
+    loaded = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
+         str(tmp_path / "net.pt"), "--predict", str(picture)], capture_output=True, text=True)
+    confidence = 100 * max(after["probabilities"])
+    assert loaded.stdout == f"{picture}: {after['digit']} ({confidence:.1f}%)\n"
+    assert during["probabilities"] != after["probabilities"]
+
+
+def test_what_the_run_cannot_do_is_refused_with_one_line(mnist_dir, server):
+    assert call(server + "/api/pause", {}) == (
+        409, {"error": "nothing is training here: these are trained weights"})
+    assert call(server + "/api/live")[0] == 404
+    proc, url = start(mnist_dir, "--epochs", "1")
+    call(url + "api/pause", {})
+    assert call(url + "api/save", {}) == (
+        409, {"error": "this run has no --checkpoint FILE to save to"})
+    page = Events(url)
+    page.wait_for("paused")
+    call(url + "api/continue", {})
+    page.wait_for("end")
+    assert call(url + "api/pause", {}) == (409, {"error": "training has ended"})
+    assert call(url + "api/info")[1]["live"] == "finished"
+    ctrl_c(proc)
+
+
+@pytest.mark.parametrize("how, status, words", [
+    ("sigterm", 143, "stopped: terminated (SIGTERM) in epoch 1; "),
+    ("nan", 1, "error: the loss became nan in epoch 1 at batch "),
+    ("full disk", 1, "error: "),
+])
+def test_a_run_that_stops_says_its_line_on_the_page_and_exits(how, status, words, mnist_dir,
+                                                              tmp_path, request):
+    flags = ["--epochs", "2", "--checkpoint", str(tmp_path / "ck.pt")]
+    if how == "nan":
+        flags += ["--lr", "1e30"]
+    if how == "full disk":
+        folder = request.getfixturevalue("mounted")("size=64k")
+        flags = ["--epochs", "2", "--checkpoint", str(folder / "ck.pt")]
+    proc, url = start(mnist_dir, *flags)
+    call(url + "api/pause", {})
+    page = Events(url)
+    page.wait_for("start")
+    if how == "sigterm":
+        page.wait_for("paused")
+        proc.send_signal(signal.SIGTERM)
+    elif how == "full disk":
+        page.wait_for("paused")
+        call(url + "api/save", {})
+    else:
+        call(url + "api/continue", {})
+    stopped = page.wait_for("stopped")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status and err.startswith(words), err
+    assert err == stopped["line"] + "\n"  # the page says what the terminal says
+    if how == "full disk":
+        assert "No space left on device" in err and "training stopped in epoch 1" in err
+    page.thread.join(10)
+    assert not page.thread.is_alive()  # the stream ended: the page is not left hanging
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from test_explain import browser, draw_seven
+
+    executable = browser()
+    proc, url = start(mnist_dir, "--epochs", "12", "--save-model", str(tmp_path / "net.pt"),
+                      "--checkpoint", str(tmp_path / "ck.pt"))
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = chromium.new_page(viewport={"width": 1200, "height": 1100})
+        page.goto(url)
+        page.wait_for_function("document.getElementById('chart').dataset.losses > 0")
+        page.click("#pause")
+        page.wait_for_function("document.getElementById('live-state').textContent == 'paused'")
+        first = page.evaluate("document.getElementById('chart').dataset.losses")
+        filters = page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()")
+        page.wait_for_timeout(3000)
+        assert page.evaluate("document.getElementById('chart').dataset.losses") == first
+        assert page.text_content("#live-line").startswith("paused at epoch ")
+        draw_seven(page)
+        page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
+        assert "as it was at epoch" in page.text_content("#timing")
+        page.click("#continue")
+        page.wait_for_function("document.getElementById('live-state').textContent == 'trained'",
+                               timeout=120_000)
+        page.wait_for_function("!document.getElementById('timing').textContent.includes('as it was')")
+        assert int(page.evaluate("document.getElementById('chart').dataset.losses")) > int(first)
+        assert page.evaluate("document.getElementById('chart').dataset.tests") == "12"
+        assert page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()") != filters
+        assert "training now" not in page.text_content("#network")
+        shown = page.text_content("#digit") + " " + page.text_content("#confidence")
+        drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+        (tmp_path / "drawn.png").write_bytes(base64.b64decode(drawn.split(",")[1]))
+        if os.environ.get("SCREENSHOTS"):  # the README's picture: SCREENSHOTS=docs pytest ...
+            page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "live.png"))
+        chromium.close()
+    out, _ = ctrl_c(proc)
+    loaded = subprocess.run(
+        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
+         str(tmp_path / "net.pt"), "--predict", str(tmp_path / "drawn.png")],
+        capture_output=True, text=True)
+    assert loaded.stdout.split(": ", 1)[1].strip() == shown  # "7 (99.1%)" on both
+
