@@ -28,11 +28,14 @@ a 280 x 280 drawing (as the page sends it), answered with every layer's output; 
 over 50 requests, inside the server (preparing the picture is not in it; the forward pass
 with its hooks is) and end to end over HTTP on this machine. It needs no data.
 
-`--live` instead times what watching a run costs it: the simple CNN's lecture epoch as
-`python simple_cnn.py --epochs 1` reports it (its "s/epoch": training and the test pass),
-run as its own process, alternating three ways `--repeats` times: plain; with --serve and no
-page open; and with --serve and one page open that does what the page does, reading
-/api/live and, at every snapshot, sending its drawing (a 7) to /api/predict again.
+`--live` instead times what watching a run costs it: the simple CNN's lecture epoch
+(training and the test pass, the script's "s/epoch"), as `simple_cnn.py --epochs 1` trains
+it, in this process, alternating three ways `--repeats` times: plain; with --serve and no page
+open; and with --serve and one page open that does what the page does, reading /api/live and,
+at every snapshot, sending its drawing (a 7) to /api/predict again (a process of its own, as
+a browser is). Besides the medians it
+gives the mean and standard deviation of each repeat's difference from the plain epoch beside
+it, and the time the run itself spent between batches on the page.
 
 This is a benchmark, not a test: run it on a quiet machine and read the ratio.
 """
@@ -286,75 +289,99 @@ def drawn_seven() -> bytes:
     return json.dumps({"image": base64.b64encode(png.getvalue()).decode()}).encode()
 
 
-def live_epoch(data_dir: str, how: str) -> tuple[float, int]:
-    """One `simple_cnn.py --epochs 1` in its own process: its s/epoch, and how many
-    snapshots the page got. `how`: "plain", "served" (no page) or "watched" (one page)."""
+def page_client(url: str) -> None:
+    """What one open page asks of the server while it trains, in its own process as a
+    browser is: the events, and the drawing (a 7) again at every snapshot. Prints how many."""
     import json
-    import re
-    import signal
-    import subprocess
-    import sys
-    import threading
     import urllib.request
 
-    command = [sys.executable, "simple_cnn.py", "--epochs", "1", "--data-dir", data_dir,
-               "--device", "cpu"]
-    if how != "plain":
-        command += ["--serve", "--port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.abspath(__file__)))
-    snapshots, ended = [], threading.Event()
-    if how != "plain":
-        url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    body, snapshots = drawn_seven(), 0
+    with direct.open(url + "api/live") as stream:
+        print("connected", flush=True)
+        for line in stream:
+            if line.startswith(b"data: "):
+                kind = json.loads(line[6:])["type"]
+                if kind == "snapshot":
+                    snapshots += 1
+                    direct.open(urllib.request.Request(url + "api/predict", body)).read()
+                if kind in ("end", "stopped"):
+                    break
+    print(snapshots, flush=True)
 
-        def page() -> None:  # the page: the events, and the drawing again at every snapshot
-            body = drawn_seven()
-            with direct.open(url + "api/live") as stream:
-                for line in stream:
-                    if line.startswith(b"data: "):
-                        kind = json.loads(line[6:])["type"]
-                        if kind == "snapshot":
-                            snapshots.append(1)
-                            direct.open(urllib.request.Request(url + "api/predict", body)).read()
-                        if kind in ("end", "stopped"):
-                            break
-            ended.set()
 
-        if how == "watched":
-            threading.Thread(target=page, daemon=True).start()
-    out = ""
-    for line in proc.stdout:
-        out += line
-        if line.startswith("Finished:"):
-            break
+def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float, float, int]:
+    """One epoch of `module`'s network as its script trains it, in this process: its
+    seconds (training and the test pass, as the script's s/epoch), the seconds the run spent
+    between batches on the page (snapshots, events), and the snapshots the page got.
+    `how`: "plain", "served" (--serve, no page open) or "watched" (one page open)."""
+    import subprocess
+    import sys
+
+    from pipeline import run, serve
+    from pipeline.training import Training
+
+    torch.manual_seed(settings.seed)
+    model = prepare_model(module.Net(), device)
+    server, client = None, None
+    with contextlib.redirect_stdout(io.StringIO()):
+        if how != "plain":
+            server = serve.start(model, module.__name__, "127.0.0.1", 0, training=True)
+        training = Training(module.__name__, model, device, settings, None,
+                            watch=server.page.live if server else None)
     if how == "watched":
-        ended.wait(60)
-    if how != "plain":
-        proc.send_signal(signal.SIGINT)  # the server stays after training until Ctrl-C
-    proc.communicate(timeout=60)
-    return float(re.search(r"\(([\d.]+) s/epoch\)", out).group(1)), len(snapshots)
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        client = subprocess.Popen([sys.executable, "-c", f"import benchmark; "
+                                   f"benchmark.page_client({url!r})"], stdout=subprocess.PIPE,
+                                  text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+        assert client.stdout.readline() == "connected\n"
+    with contextlib.redirect_stdout(io.StringIO()):
+        run.train(training, server)
+    snapshots = int(client.communicate(timeout=60)[0]) if client else 0
+    if server is not None:
+        server.close()
+    spent = server.page.live.spent if server else 0.0
+    return training.metrics[-1]["seconds"], spent, snapshots
 
 
 def print_live_overhead(data_dir: str, repeats: int) -> None:
+    """--live: the three ways, alternating in this process, `repeats` times."""
+    from pipeline import settings as resolved
+    from pipeline.cli import make_parser
+
+    module = networks.load("simple_cnn")
+    argv = ["--epochs", "1", "--data-dir", data_dir, "--device", "cpu"]
+    parser = make_parser(None)
+    args = parser.parse_args(argv)
+    settings, _ = resolved.resolve(args, resolved.typed_flags(parser, argv, list(vars(args))),
+                                   "simple_cnn", module.FAST, module.DEFAULT_RECIPE)
+    device = torch.device("cpu")
     cpu = platform.processor() or platform.machine()
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {cpu}, "
-          f"{platform.node()}; simple_cnn.py --epochs 1 (the lecture's settings)")
+          f"{platform.node()}; simple_cnn.py --epochs 1 (the lecture's settings), in one process")
     ways = ("plain", "served", "watched")
     times: dict[str, list[float]] = {how: [] for how in ways}
+    spent: dict[str, list[float]] = {how: [] for how in ways}
     for r in range(repeats):
         got = 0
         for how in ways if r % 2 == 0 else ways[::-1]:  # neither goes first every time
-            seconds, snapshots = live_epoch(data_dir, how)
+            seconds, between, snapshots = live_epoch(module, settings, device, how)
             times[how].append(seconds)
+            spent[how].append(between)
             got = snapshots or got
         print(f"repeat {r + 1}: " + ", ".join(f"{how} {times[how][-1]:.2f} s" for how in ways)
-              + f" ({got} snapshots sent to the page)", flush=True)
+              + f" ({got} snapshots sent to the page, {1000 * spent['watched'][-1]:.0f} ms "
+                f"of the run spent on them)", flush=True)
     plain = statistics.median(times["plain"])
-    print(f"\n{'':<34} {'s/epoch (median)':>16} {'overhead':>9}")
-    for how, words in zip(ways, ("plain", "--serve, no page open", "--serve, one page watching")):
+    print(f"\n{'':<28} {'s/epoch':>8} {'overhead':>9} {'paired difference':>22} "
+          f"{'on the page (ms/epoch)':>23}")
+    for how, words in zip(ways, ("plain", "--serve, no page open", "--serve, one page open")):
         median = statistics.median(times[how])
-        print(f"{words:<34} {median:>16.2f} {100 * (median / plain - 1):>8.1f}%")
+        differences = [100 * (t / p - 1) for t, p in zip(times[how], times["plain"])]
+        paired = f"{statistics.mean(differences):+.1f}% ± {statistics.stdev(differences):.1f}" \
+            if how != "plain" and repeats > 1 else ""
+        print(f"{words:<28} {median:>8.2f} {100 * (median / plain - 1):>8.1f}% {paired:>22} "
+              f"{1000 * statistics.median(spent[how]):>23.0f}")
 
 
 def fmt(seconds: float | None) -> str:

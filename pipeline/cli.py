@@ -177,8 +177,10 @@ def add_inside_flags(p: argparse.ArgumentParser) -> None:
                            "each layer's output shape; with --plot, a picture of every layer's "
                            "feature maps (default: none)")
     look.add_argument("--serve", action="store_true",
-                      help="with --load or after training: a local web page to draw digits on "
-                           "and watch each layer, until Ctrl-C (default: off)")
+                      help="a local web page to draw digits on and watch each layer: of --load's "
+                           "weights, or, while it trains, the run's loss, accuracy, filters and "
+                           "mistakes live, with pause and save now, then the trained network; "
+                           "until Ctrl-C (default: off)")
     look.add_argument("--host", default="127.0.0.1",
                       help="the address --serve listens on (default: 127.0.0.1, this machine "
                            "only)")

@@ -88,6 +88,13 @@ def stop_together(device: torch.device) -> None:
         raise Stop(signum)
 
 
+def raise_noted() -> None:
+    """Under torchrun, outside training (the --serve page after it): a noted signal stops
+    this process now, as it would a single process."""
+    if _pending:
+        raise Stop(_pending[0])
+
+
 @contextlib.contextmanager
 def deferred_interrupt() -> Iterator[None]:
     """A stopping signal inside the block is held back, then handled as it would have been."""

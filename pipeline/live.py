@@ -4,8 +4,8 @@ The run calls `between()` at every cut of an epoch (each log line and each test 
 between two batches, never inside a step. There it records the log line's training loss and
 the test pass's accuracy for the chart, and, every SNAPSHOT_EVERY batches and at each test
 pass while a page is connected, takes a snapshot: a CPU copy of the network, which answers
-the page's drawing until the next snapshot, the first convolution's filters, and the test
-digits the network gets wrong. There, too, it holds the run while the page has paused it, and
+the page's drawing until the next snapshot, and the first convolution's filters; at a test
+pass (and at the start and the end) also the test digits the network gets wrong. There, too, it holds the run while the page has paused it, and
 writes the checkpoint the page asked for.
 
 The page's requests (pipeline/serve.py, in the server's threads) only read what was recorded
@@ -29,7 +29,7 @@ from common import MNIST_MEAN, MNIST_STD
 from . import distributed, explain, report
 from .device import cpu_copy
 
-SNAPSHOT_EVERY = 250  # batches between two snapshots, while a page is connected
+SNAPSHOT_EVERY = 400  # batches between two snapshots, while a page is connected
 MISTAKES_FROM = 1000  # the first test images searched for the gallery of mistakes
 MISTAKES_SHOWN = 12
 FILTERS_SHOWN = 32
@@ -60,7 +60,9 @@ class Live:
         self.finished = False  # the run has ended or stopped: the streams say so and end
         self.closed = False  # the server is stopping
         self.since_snapshot = 0  # batches
+        self.mistakes: dict[str, Any] | None = None  # the latest gallery, from a test pass
         self.checkpoint: str | None = None
+        self.spent = 0.0  # seconds the run has spent between batches here, not held
 
     # ------------------------------------------------------------ from the page's requests
 
@@ -138,6 +140,7 @@ class Live:
     def between(self, run: Any, batches: Any, losses: torch.Tensor, tested: bool) -> float:
         """After `batches`: the chart's points, a snapshot if one is due, the page's save and
         pause. Returns the seconds the run was held."""
+        started = time.perf_counter()
         at = position(run, batches.stop)
         interval = run.settings.log_interval
         points = [{"type": "loss", "x": position(run, i), "loss": float(losses[i - batches.start]),
@@ -145,9 +148,10 @@ class Live:
         self.publish(*points, *([test_point(run.metrics[-1])] if tested else []))
         self.since_snapshot += batches.stop - batches.start
         if self.clients and (tested or self.since_snapshot >= SNAPSHOT_EVERY):
-            self.take_snapshot(run, at)
+            self.take_snapshot(run, at, with_mistakes=tested)
         if self.save_asked:
             self.save_now(run, batches.stop, tested)
+        self.spent += time.perf_counter() - started
         return self.hold(run, batches.stop) if self.paused else 0.0
 
     def hold(self, run: Any, stop: int) -> float:
@@ -176,14 +180,17 @@ class Live:
         self.publish({"type": "saved", "x": run.saved,
                       "line": f"{run.settings.checkpoint} holds epoch {run.saved:g}"})
 
-    def take_snapshot(self, run: Any, at: float) -> None:
-        """The network as it is now: a copy for the page's drawing, its filters, its mistakes."""
+    def take_snapshot(self, run: Any, at: float, with_mistakes: bool = True) -> None:
+        """The network as it is now: a copy for the page's drawing, its filters and (a few
+        tens of milliseconds more on a CPU) its mistakes."""
         self.since_snapshot = 0
         copy = cpu_copy(run.model)
         self.page.shown = (explain.Explainer(copy), at)
-        event = {"type": "snapshot", "x": at, "filters": filters(copy),
-                 "mistakes": mistakes(run.model, run.test_data, run.settings.test_batch_size)}
-        encoded = message(event)
+        if with_mistakes or self.mistakes is None:
+            self.mistakes = {"x": at, **mistakes(run.model, run.test_data,
+                                                 run.settings.test_batch_size)}
+        encoded = message({"type": "snapshot", "x": at, "filters": filters(copy),
+                           "mistakes": self.mistakes})
         with self.changed:
             self.snapshot, self.snapshots = encoded, self.snapshots + 1
             self.changed.notify_all()

@@ -91,6 +91,11 @@ class BadRequest(Exception):
 
 # ----------------------------------------------------------------------------- the answers
 
+def drawn(t: torch.Tensor) -> list:
+    """Values the page only draws, to 4 decimals (a fifth of the JSON, and as quick)."""
+    return t.double().mul(1e4).round().div(1e4).tolist()
+
+
 def layer_view(stage: explain.Stage) -> dict[str, Any]:
     """One layer for the page: its shape, its most active maps, a convolution's filters."""
     out = stage.output
@@ -98,12 +103,12 @@ def layer_view(stage: explain.Stage) -> dict[str, Any]:
                             "kind": type(stage.module).__name__}
     if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
         channels = explain.most_active(out)
-        view["maps"] = [{"channel": c, "values": out[c].tolist()} for c in channels]
+        view["maps"] = [{"channel": c, "values": drawn(out[c])} for c in channels]
         if isinstance(stage.module, nn.Conv2d):
             weight = stage.module.weight.detach().float().cpu()
-            view["filters"] = {c: weight[c].tolist() for c in channels}  # in x k x k each
+            view["filters"] = {c: drawn(weight[c]) for c in channels}  # in x k x k each
     else:
-        view["values"] = out.flatten().tolist()
+        view["values"] = drawn(out.flatten())
     return view
 
 
@@ -114,9 +119,9 @@ def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, A
     return {
         "digit": e.digit, "probabilities": e.probabilities.tolist(),
         "milliseconds": round(milliseconds, 1),
-        "input": (e.image[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1).tolist(),
+        "input": drawn((e.image[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1)),
         "layers": [layer_view(s) for s in e.stages],
-        "flatten": {"size": e.flattened.numel(), "values": e.flattened.tolist(),
+        "flatten": {"size": e.flattened.numel(), "values": drawn(e.flattened),
                     "into": classifier_line(e.classifier, e.linear),
                     "before": next(i for i, s in enumerate(e.stages) if s.module is e.linear)},
     }
@@ -291,6 +296,7 @@ class Server(ThreadingHTTPServer):
         try:
             while self.thread.is_alive():
                 self.thread.join(0.5)
+                interrupts.raise_noted()
         finally:
             self.close()
 

@@ -319,3 +319,27 @@ def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir
         capture_output=True, text=True)
     assert loaded.stdout.split(": ", 1)[1].strip() == shown  # "7 (99.1%)" on both
 
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed here")
+def test_under_torchrun_rank_0_serves_and_a_signal_stops_every_rank_with_the_pages_line(
+        mnist_dir, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+         str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir", str(mnist_dir),
+         "--epochs", "1000", "--serve", "--port", "0", "--checkpoint", str(tmp_path / "ck.pt")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    url = SERVING.fullmatch(proc.stdout.readline()).group(1)  # one Serving line: rank 0's
+    page = Events(url)
+    assert page.wait_for("start")["torchrun"] is True
+    assert call(url + "api/pause", {}) == (409, {"error": "under torchrun the page cannot "
+                                                 "pause or save: every process would have to "
+                                                 "stop at the same batch"})
+    page.wait_for("test")
+    proc.send_signal(signal.SIGTERM)
+    stopped = page.wait_for("stopped")
+    out, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.startswith("stopped:")]
+    assert lines == [stopped["line"]] and "terminated (SIGTERM) in epoch" in lines[0], err[-2000:]
+    assert "Serving" not in out  # rank 1 trained and served nothing

@@ -382,7 +382,7 @@ function onEvent(e) {
     run.tests.push([e.x, e.accuracy]);
   } else if (e.type === "snapshot") {
     showFilters(e.filters, e.x);
-    showMistakes(e.mistakes, e.x);
+    showMistakes(e.mistakes);  // as the latest test pass (or the start) found them
     if (lastPicture) { dirty = true; send(); }  // the drawing, read by the new snapshot
   } else if (e.type === "paused" || e.type === "continued") {
     setState(e.type === "paused" ? "paused" : "training");
@@ -493,11 +493,12 @@ function showFilters(filters, at) {
     }));
     return canvas;
   });
+  $("filters").style.gridTemplateColumns = `repeat(${cells.length <= 10 ? 5 : 8}, 44px)`;
   $("filters").replaceChildren(...cells);
 }
 
-function showMistakes(mistakes, at) {
-  $("mistakes-title").textContent = `Test digits it reads wrong at epoch ${at}: ${mistakes.wrong} of the first ${mistakes.searched}` +
+function showMistakes(mistakes) {
+  $("mistakes-title").textContent = `Test digits it reads wrong at epoch ${mistakes.x}: ${mistakes.wrong} of the first ${mistakes.searched}` +
     (mistakes.digits.length ? `; the first ${mistakes.digits.length}` : "");
   const cells = mistakes.digits.map((d) => {
     const cell = document.createElement("figure");
