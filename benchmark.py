@@ -289,25 +289,26 @@ def drawn_seven() -> bytes:
     return json.dumps({"image": base64.b64encode(png.getvalue()).decode()}).encode()
 
 
-def page_client(url: str) -> None:
-    """What one open page asks of the server while it trains, in its own process as a
-    browser is: the events, and the drawing (a 7) again at every snapshot. Prints how many."""
-    import json
-    import urllib.request
-
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    body, snapshots = drawn_seven(), 0
-    with direct.open(url + "api/live") as stream:
-        print("connected", flush=True)
-        for line in stream:
-            if line.startswith(b"data: "):
-                kind = json.loads(line[6:])["type"]
-                if kind == "snapshot":
-                    snapshots += 1
-                    direct.open(urllib.request.Request(url + "api/predict", body)).read()
-                if kind in ("end", "stopped"):
-                    break
-    print(snapshots, flush=True)
+# What one open page asks of the server while it trains, in its own process as a browser is
+# (and as light: no torch): the events, and its drawing (a 7, read from stdin) again at every
+# snapshot. It prints "connected", then, at the end, how many snapshots it got.
+PAGE_CLIENT = """
+import json, sys, urllib.request
+url, body = sys.argv[1], sys.stdin.buffer.read()
+direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+snapshots = 0
+with direct.open(url + "api/live") as stream:
+    print("connected", flush=True)
+    for line in stream:
+        if line.startswith(b"data: "):
+            kind = json.loads(line[6:])["type"]
+            if kind == "snapshot":
+                snapshots += 1
+                direct.open(urllib.request.Request(url + "api/predict", body)).read()
+            if kind in ("end", "stopped"):
+                break
+print(snapshots, flush=True)
+"""
 
 
 def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float, float, int]:
@@ -331,13 +332,16 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
                             watch=server.page.live if server else None)
     if how == "watched":
         url = f"http://127.0.0.1:{server.server_address[1]}/"
-        client = subprocess.Popen([sys.executable, "-c", f"import benchmark; "
-                                   f"benchmark.page_client({url!r})"], stdout=subprocess.PIPE,
-                                  text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
-        assert client.stdout.readline() == "connected\n"
+        client = subprocess.Popen([sys.executable, "-c", PAGE_CLIENT, url],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        client.stdin.write(drawn_seven())
+        client.stdin.close()
+        assert client.stdout.readline() == b"connected\n"
     with contextlib.redirect_stdout(io.StringIO()):
         run.train(training, server)
-    snapshots = int(client.communicate(timeout=60)[0]) if client else 0
+    snapshots = int(client.stdout.read()) if client else 0
+    if client:
+        client.wait(60)
     if server is not None:
         server.close()
     spent = server.page.live.spent if server else 0.0

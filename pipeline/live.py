@@ -30,7 +30,7 @@ from . import distributed, explain, report
 from .device import cpu_copy
 
 SNAPSHOT_EVERY = 400  # batches between two snapshots, while a page is connected
-MISTAKES_FROM = 1000  # the first test images searched for the gallery of mistakes
+MISTAKES_FROM = 500  # the first test images searched for the gallery of mistakes
 MISTAKES_SHOWN = 12
 FILTERS_SHOWN = 32
 KEEP_ALIVE = 15  # seconds: a stream that has had nothing to say sends a comment
