@@ -324,9 +324,17 @@ def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
         page = chromium.new_page(viewport={"width": 1200, "height": 1400})
         page.goto(server + "/")
         page.wait_for_selector("#slide-output td", state="attached")
+        # as it first opens: no empty zoom frame (its CSS display must not beat `hidden`)
+        assert page.evaluate("getComputedStyle(document.getElementById('zoom')).display") == "none"
+        assert not page.locator("#zoom").is_visible() and not page.locator("#live-panel").is_visible()
         draw_seven(page)
         page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
         page.wait_for_timeout(300)  # the last request, sent at mouse-up, lands
+        # each answer is drawn in one frame, off the pointer handlers: its main-thread time
+        drawn = [float(t) for t in page.get_attribute("#timing", "data-drawn-ms").split()]
+        print(f"main-thread time per answer in Chromium: {sorted(drawn)[len(drawn) // 2]} ms "
+              f"(median of {len(drawn)}), at most {max(drawn)} ms")
+        assert sorted(drawn)[len(drawn) // 2] < 16, drawn
         shown = page.text_content("#digit")
         drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
         status, answer = call(server + "/api/predict", {"image": drawn})

@@ -14,28 +14,36 @@ async function api(path, body) {
 // ---------------------------------------------------------------- drawing a grid of values
 
 function paintGrid(canvas, rows, low, high) {
-  // rows: H x W numbers; each drawn as a grey level between low and high (viridis-like ramp)
+  // rows: H x W numbers, one pixel each (the canvas keeps its size on the page, pixelated),
+  // coloured between low and high on a viridis-like ramp; NaN is white
   const h = rows.length, w = rows[0].length;
-  const ctx = canvas.getContext("2d");
-  const cw = canvas.width / w, ch = canvas.height / h;
+  if (!canvas.style.width) {
+    canvas.style.width = `${canvas.width}px`;
+    canvas.style.height = `${canvas.height}px`;
+  }
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d"), picture = ctx.createImageData(w, h);
   const span = high - low || 1;
   for (let i = 0; i < h; i++) {
     for (let j = 0; j < w; j++) {
       const v = rows[i][j];
-      const t = Number.isNaN(v) ? NaN : Math.min(1, Math.max(0, (v - low) / span));
-      ctx.fillStyle = ramp(t);
-      ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
+      const colour = Number.isNaN(v) ? WHITE
+        : RAMP[Math.round(255 * Math.min(1, Math.max(0, (v - low) / span)))];
+      picture.data.set(colour, 4 * (i * w + j));
     }
   }
+  ctx.putImageData(picture, 0, 0);
 }
 
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+const WHITE = [255, 255, 255, 255];
+const RAMP = Array.from({ length: 256 }, (_, k) => ramp(k / 255));  // looked up, not computed
 
-function ramp(t) {  // viridis, as matplotlib draws the --explain picture
-  if (Number.isNaN(t)) return "white";
+function ramp(t) {  // viridis, as matplotlib draws the --explain picture: [r, g, b, 255]
   const x = t * (VIRIDIS.length - 1), i = Math.min(Math.floor(x), VIRIDIS.length - 2), f = x - i;
   const [a, b] = [VIRIDIS[i], VIRIDIS[i + 1]];
-  return `rgb(${a.map((v, k) => Math.round(v + f * (b[k] - v))).join(",")})`;
+  return [...a.map((v, k) => Math.round(v + f * (b[k] - v))), 255];
 }
 
 function range(values) {
@@ -52,7 +60,9 @@ function range(values) {
 
 const pad = $("pad");
 const ink = pad.getContext("2d");
-let drawing = false, dirty = false, inFlight = false, lastPicture = null;
+// The pad's pointer handlers only draw ink and note that the picture changed: the picture is
+// encoded when it is sent (one request at a time), and an answer is drawn at the next frame.
+let drawing = false, dirty = false, inFlight = false, hasPicture = false, dropped = null;
 
 function clearPad() {
   ink.fillStyle = "white";
@@ -67,6 +77,7 @@ function point(event) {
 
 pad.addEventListener("pointerdown", (event) => {
   drawing = true;
+  dropped = null;
   pad.setPointerCapture(event.pointerId);
   const [x, y] = point(event);
   ink.beginPath();
@@ -87,17 +98,16 @@ for (const end of ["pointerup", "pointercancel", "pointerleave"]) {
 }
 
 function changed() {
-  lastPicture = pad.toDataURL("image/png");
-  dirty = true;
+  hasPicture = dirty = true;
   send();
 }
 
 async function send() {
-  if (inFlight || !dirty || !lastPicture) return;
+  if (inFlight || !dirty || !hasPicture) return;
   inFlight = true;
   dirty = false;
   try {
-    show(await api("/api/predict", { image: lastPicture }));
+    showSoon(await api("/api/predict", { image: dropped || pad.toDataURL("image/png") }));
     $("status").textContent = "";
   } catch (error) {
     $("status").textContent = error.message;
@@ -109,7 +119,9 @@ async function send() {
 
 $("clear").addEventListener("click", () => {
   clearPad();
-  lastPicture = null;
+  hasPicture = false;
+  dropped = null;
+  pendingAnswer = null;
   $("digit").textContent = "–";
   $("confidence").textContent = "";
   $("layers").replaceChildren();
@@ -124,8 +136,8 @@ pad.addEventListener("drop", (event) => {
   if (!file) return;
   const reader = new FileReader();
   reader.onload = () => {
-    lastPicture = reader.result;
-    dirty = true;
+    dropped = reader.result;
+    hasPicture = dirty = true;
     $("status").textContent = `${file.name}`;
     const picture = new Image();
     picture.onload = () => { clearPad(); ink.drawImage(picture, 0, 0, pad.width, pad.height); };
@@ -136,6 +148,21 @@ pad.addEventListener("drop", (event) => {
 });
 
 // ---------------------------------------------------------------- showing the answer
+
+let pendingAnswer = null;
+
+function showSoon(answer) {  // at most one redraw per frame, of the latest answer
+  if (pendingAnswer === null) {
+    requestAnimationFrame(() => {
+      const started = performance.now();
+      if (pendingAnswer !== null && hasPicture) show(pendingAnswer);
+      pendingAnswer = null;
+      const times = $("timing").dataset;  // each answer's drawing time, for the tests
+      times.drawnMs = [times.drawnMs, (performance.now() - started).toFixed(1)].filter(Boolean).join(" ");
+    });
+  }
+  pendingAnswer = answer;
+}
 
 function show(answer) {
   $("digit").textContent = answer.digit;
@@ -383,7 +410,7 @@ function onEvent(e) {
   } else if (e.type === "snapshot") {
     showFilters(e.filters, e.x);
     showMistakes(e.mistakes);  // as the latest test pass (or the start) found them
-    if (lastPicture) { dirty = true; send(); }  // the drawing, read by the new snapshot
+    if (hasPicture) { dirty = true; send(); }  // the drawing, read by the new snapshot
   } else if (e.type === "paused" || e.type === "continued") {
     setState(e.type === "paused" ? "paused" : "training");
     $("live-line").textContent = e.line;
@@ -412,7 +439,7 @@ function over(e) {  // the run has ended (the page becomes the trained network's
   for (const id of ["pause", "continue", "save-now"]) $(id).hidden = true;
   if (e.type === "end") {
     loadInfo();
-    if (lastPicture) { dirty = true; send(); }
+    if (hasPicture) { dirty = true; send(); }
   }
 }
 
