@@ -26,7 +26,9 @@ the training and test passes up to the first test at or above each mark.
 `--prediction-time` instead times what the --serve page waits for: one POST /api/predict of
 a 280 x 280 drawing (as the page sends it), answered with every layer's output; the median
 over 50 requests, inside the server (preparing the picture is not in it; the forward pass
-with its hooks is) and end to end over HTTP on this machine. It needs no data.
+with its hooks is), end to end over HTTP on this machine, and end to end with where it
+looked (Captum's three attributions for the digit it read, as the page asks). It needs no
+data.
 
 `--live` instead times what watching a run costs it: the simple CNN's lecture epoch
 (training and the test pass, the script's "s/epoch"), as `simple_cnn.py --epochs 1` trains
@@ -238,8 +240,9 @@ def main() -> None:
               f"{gflop:>9.0f} {floor:>10.2f} {fmt(to_985):>12} {fmt(to_990):>12}")
 
 
-def prediction_time(module, repeats: int = 50) -> tuple[float, float]:
-    """Median milliseconds of one /api/predict answer: in the server, and end to end."""
+def prediction_time(module, repeats: int = 50) -> tuple[float, float, float]:
+    """Median milliseconds of one /api/predict answer: in the server, end to end, and end to
+    end with where it looked (Captum's three attributions, as the page asks for them)."""
     import json
     import threading
     import urllib.request
@@ -251,28 +254,31 @@ def prediction_time(module, repeats: int = 50) -> tuple[float, float]:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/api/predict"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for localhost
-    inside, end_to_end = [], []
+    looked = json.dumps({**json.loads(body), "attribution": True}).encode()
+    inside, end_to_end, with_attribution = [], [], []
     try:
         for _ in range(repeats + 5):  # the first few warm up
-            started = time.perf_counter()
-            with direct.open(urllib.request.Request(url, data=body)) as response:
-                answer = json.loads(response.read())
-            end_to_end.append(1000 * (time.perf_counter() - started))
+            for data, times in ((body, end_to_end), (looked, with_attribution)):
+                started = time.perf_counter()
+                with direct.open(urllib.request.Request(url, data=data)) as response:
+                    answer = json.loads(response.read())
+                times.append(1000 * (time.perf_counter() - started))
             inside.append(answer["milliseconds"])
     finally:
         httpd.shutdown()
         httpd.server_close()
-    return statistics.median(inside[5:]), statistics.median(end_to_end[5:])
+    return tuple(statistics.median(t[5:]) for t in (inside, end_to_end, with_attribution))
 
 
 def print_prediction_times(names: list[str]) -> None:
     print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}")
-    print(f"{'network':<24} {'in the server (ms)':>19} {'over HTTP (ms)':>15}")
+    print(f"{'network':<24} {'in the server (ms)':>19} {'over HTTP (ms)':>15} "
+          f"{'with attribution (ms)':>22}")
     found = networks.find()
     for name in names:
-        inside, end_to_end = prediction_time(found[name])
-        print(f"{name:<24} {inside:>19.1f} {end_to_end:>15.1f}", flush=True)
+        inside, end_to_end, looked = prediction_time(found[name])
+        print(f"{name:<24} {inside:>19.1f} {end_to_end:>15.1f} {looked:>22.1f}", flush=True)
 
 
 def drawn_seven() -> bytes:

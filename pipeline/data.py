@@ -11,12 +11,13 @@ import os
 import shutil
 import struct
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from common import normalise
+from common import MNIST_MEAN, MNIST_STD, normalise
 
 from .errors import UserError
 
@@ -123,21 +124,22 @@ def ensure_mnist(data_dir: str) -> None:
                             f"{int(digits.max())}")
 
 
-def load_digit(path: str) -> torch.Tensor:
+def load_digit(path: str, steps: list[Step] | None = None) -> torch.Tensor:
     """A picture of one digit -> 1 x 28 x 28, prepared the way MNIST's digits were.
 
     Any size, colour or grey, dark ink on light paper or light on dark: the border tells the
     paper's shade. Like MNIST, the ink's bounding box is scaled to fit 20 x 20 and placed in
-    a 28 x 28 frame with its centre of mass in the middle, digit light on dark.
+    a 28 x 28 frame with its centre of mass in the middle, digit light on dark. `steps`, if
+    given, receives each step's picture and numbers (prepare_digit).
     """
     if os.path.isdir(path):
         raise UserError(f"{path}: a folder, not a picture")
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such file")
-    return read_picture(path, path)
+    return read_picture(path, path, steps)
 
 
-def read_picture(source: Any, path: str) -> torch.Tensor:
+def read_picture(source: Any, path: str, steps: list[Step] | None = None) -> torch.Tensor:
     """load_digit's work on a file name or an open binary file (the web page's drawings);
     `path` names it in messages."""
     from PIL import Image, UnidentifiedImageError
@@ -163,7 +165,7 @@ def read_picture(source: Any, path: str) -> torch.Tensor:
     except (OSError, ValueError, EOFError) as e:
         raise UserError(f"{path}: not a picture that can be read ({e})") from None
 
-    return prepare_digit(grey, path)
+    return prepare_digit(grey, path, steps)
 
 
 MAX_PICTURE_PIXELS = 50 * 10**6  # a 50-megapixel photo; Pillow's own guard is at 179
@@ -191,25 +193,45 @@ def grey_pixels(img) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
 
 
-def prepare_digit(grey: np.ndarray, path: str) -> torch.Tensor:
-    """H x W grey in [0, 1] -> 1 x 28 x 28 as MNIST's digits were made (see load_digit)."""
+@dataclass
+class Step:
+    """One step of preparing a picture: its name, the picture after it, and its numbers."""
+    name: str
+    picture: np.ndarray  # H x W: grey in [0, 1]; the last step's, normalised values
+    note: str
+
+
+def prepare_digit(grey: np.ndarray, path: str, steps: list[Step] | None = None) -> torch.Tensor:
+    """H x W grey in [0, 1] -> 1 x 28 x 28 as MNIST's digits were made (see load_digit);
+    each step's picture and numbers go to `steps` if given."""
     from PIL import Image
 
+    steps = [] if steps is None else steps
+    h, w = grey.shape
+    steps.append(Step("grey", grey, f"{w} x {h} pixels, 0 black to 1 white"))
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    if np.median(border) > 0.5:  # light paper: turn it into MNIST's light ink on dark
+    light = np.median(border) > 0.5
+    if light:  # light paper: turn it into MNIST's light ink on dark
         grey, border = 1.0 - grey, 1.0 - border
-    paper = float(np.median(border))
-    ink = np.clip((grey - paper) / max(float(grey.max()) - paper, 1e-6), 0.0, 1.0)
+    paper, brightest = float(np.median(border)), float(grey.max())
+    ink = np.clip((grey - paper) / max(brightest - paper, 1e-6), 0.0, 1.0)
+    steps.append(Step("paper and ink", ink, f"the border is {'light' if light else 'dark'} "
+                      f"paper: {'inverted, so' if light else 'kept;'} paper {paper:.2f} → 0, the "
+                      f"brightest ink {brightest:.2f} → 1"))
     rows, cols = np.nonzero(ink > 0.25)
     if len(rows) == 0:
         raise UserError(f"{path}: no digit found (the picture is blank)")
     ink = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-
     h, w = ink.shape
+    steps.append(Step("the ink's box", ink, f"rows {rows.min()}-{rows.max()}, columns "
+                      f"{cols.min()}-{cols.max()} (ink above 0.25): {w} x {h}"))
+
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
     small = np.clip(small, 0.0, 1.0)
+    steps.append(Step("scaled to fit 20 x 20", small, f"x {scale:.3f} (Lanczos): {w} x {h} → "
+                      f"{size[0]} x {size[1]}"))
     total = small.sum()
     ys, xs = np.indices(small.shape)
     cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
@@ -217,4 +239,11 @@ def prepare_digit(grey: np.ndarray, path: str) -> torch.Tensor:
     left = int(np.clip(round(14 - cx), 0, 28 - small.shape[1]))
     frame = np.zeros((28, 28), dtype=np.float32)
     frame[top:top + small.shape[0], left:left + small.shape[1]] = small
-    return normalise(torch.from_numpy(frame)).unsqueeze(0)
+    steps.append(Step("centred by mass in 28 x 28", frame, f"its centre of mass "
+                      f"({cx:.1f}, {cy:.1f}) placed at ({left + cx:.1f}, {top + cy:.1f}): left "
+                      f"{left}, top {top} (x, y; 14 is the middle)"))
+    image = normalise(torch.from_numpy(frame))
+    steps.append(Step("normalised", image.numpy(), f"(x - {MNIST_MEAN}) / {MNIST_STD}: from "
+                      f"{float(image.min()):.2f} to {float(image.max()):.2f}, mean "
+                      f"{float(image.mean()):.2f}, std {float(image.std()):.2f}"))
+    return image.unsqueeze(0)

@@ -104,19 +104,27 @@ def most_active(output: torch.Tensor, count: int = MAPS_SHOWN) -> list[int]:
     return strength.argsort(descending=True)[:count].tolist()
 
 
-def plot(path: str, e: Explanation, title: str) -> None:
-    """The input, each layer's most active feature maps, the flattened vector and the ten
-    probabilities, each panel titled with the layer's name and shape, in forward order."""
+def plot(path: str, e: Explanation, title: str, steps: list | None = None,
+         looked: dict | None = None) -> None:
+    """The steps that prepared the picture (data.Step: each's picture and numbers), the
+    input, each layer's most active feature maps, the flattened vector and the ten
+    probabilities, each panel titled with the layer's name and shape, in forward order; then
+    where it looked (`looked`: attribute.attribute's maps for the digit it read)."""
     from . import report
 
     plt = report.pyplot()
-    panels = 1 + len(e.stages) + 1  # the classifier's panel is the probabilities
+    steps = steps[:-1] if steps else []  # the last step's picture is the input
+    looked = looked or {}
+    panels = len(steps) + 1 + len(e.stages) + 1 + len(looked)  # the classifier's: probabilities
     columns = 4
     rows = -(-panels // columns)
     fig = plt.figure(figsize=(3.6 * columns, 3.4 * rows), layout="constrained")
     fig.suptitle(title, fontsize=14)
     cells = iter(fig.subfigures(rows, columns, squeeze=False).flatten())
-    draw_maps(next(cells), "input: " + shape(e.image), e.image, [0])
+    for k, step in enumerate(steps):
+        draw_step(next(cells), f"{k + 1}. {step.name}", step)
+    draw_maps(next(cells), f"{len(steps) + 1}. normalised, the input: " + shape(e.image)
+              if steps else "input: " + shape(e.image), e.image, [0])
     for stage in e.stages:
         cell = next(cells)
         if stage.module is e.linear:
@@ -134,6 +142,9 @@ def plot(path: str, e: Explanation, title: str) -> None:
     ax.set_ylim(0, 1)
     ax.set_title(f"{e.classifier} -> probabilities: {e.digit} "
                  f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=10)
+    for method, found in looked.items():
+        draw_looked(next(cells), f"where it looked for a {e.digit}: {method.replace('_', ' ')}",
+                    e.image[0], found["map"])
     for cell in cells:
         cell.set_facecolor("none")
     report.save_figure(fig, path, dpi=80)
@@ -151,6 +162,29 @@ def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> Non
         ax.imshow(output[c].numpy(), cmap="viridis")
         if len(channels) > 1:
             ax.set_title(str(c), fontsize=7, pad=1)
+
+
+def draw_step(fig, title: str, step) -> None:
+    """One step of preparing the picture, in grey, with its numbers below."""
+    import textwrap
+
+    fig.suptitle(title, fontsize=10)
+    ax = fig.subplots()
+    ax.imshow(step.picture, cmap="gray", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(textwrap.fill(step.note, 44), fontsize=7)
+
+
+def draw_looked(fig, title: str, image: torch.Tensor, attribution: torch.Tensor) -> None:
+    """An attribution over the input: the digit in grey, red raises the score, blue lowers it."""
+    fig.suptitle(title, fontsize=10)
+    ax = fig.subplots()
+    ax.imshow(image.numpy(), cmap="gray", alpha=0.5)
+    limit = float(attribution.abs().max()) or 1.0
+    ax.imshow(attribution.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.7)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def draw_vector(fig, title: str, vector: torch.Tensor) -> None:

@@ -11,8 +11,8 @@ from torch import nn
 
 import common
 
-from . import checkpoints, distributed, explain, export, interrupts, report, serve
-from .data import load_digit
+from . import attribute, checkpoints, distributed, explain, export, interrupts, report, serve
+from .data import Step, load_digit
 from .errors import Interrupted, UserError
 from .device import device_forward, make_deterministic, pick_device, prepare_model
 from .settings import Settings
@@ -43,7 +43,8 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
     torch.manual_seed(settings.seed)  # the same initial weights on every rank
     model = prepare_model(net_factory(), device)
     check_shapes(model, network)  # a layer that does not fit, before any data is loaded
-    picture = load_digit(settings.explain) if settings.explain else None  # a bad file: said now
+    steps: list[Step] = []  # --explain's picture and how it was prepared (a bad file: said now)
+    picture = (load_digit(settings.explain, steps), steps) if settings.explain else None
     if distributed.world_size() > 1:
         # each rank its own augmentation (seeds wrap around at 2**64, as torch's do)
         torch.manual_seed((settings.seed + distributed.rank()) % 2**64)
@@ -84,7 +85,7 @@ def stopped_line(error: BaseException) -> str:
 
 
 def use_loaded(model: nn.Module, network: str, device: torch.device, settings: Settings,
-               picture: torch.Tensor | None) -> bool:
+               picture: tuple[torch.Tensor, list[Step]] | None) -> bool:
     """--load's weights into `model`, then what is asked of them; True if that was all."""
     loaded = checkpoints.load_weights(model, settings.load, network)
     if settings.predict:
@@ -104,17 +105,20 @@ def use_loaded(model: nn.Module, network: str, device: torch.device, settings: S
 
 
 def look_inside(model: nn.Module, network: str, settings: Settings,
-                picture: torch.Tensor | None, own_plot: bool,
+                picture: tuple[torch.Tensor, list[Step]] | None, own_plot: bool,
                 server: serve.Server | None = None) -> None:
     """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
-    there), then --serve the page (the one that watched it train, if given) until Ctrl-C."""
+    there, with the steps that prepared it), then --serve the page (the one that watched it
+    train, if given) until Ctrl-C."""
     if settings.explain:
-        e = explain.Explainer(model)(picture)
+        explainer = explain.Explainer(model)
+        e = explainer(picture[0])
         print(explain.describe(settings.explain, e))
         if settings.plot:
             stem, ext = os.path.splitext(settings.plot)
             path = f"{stem}-explain{ext}" if own_plot else settings.plot
-            explain.plot(path, e, f"{network}: {settings.explain}")
+            looked = attribute.attribute(model, picture[0], e.digit, explainer.lock)
+            explain.plot(path, e, f"{network}: {settings.explain}", picture[1], looked)
             print(f"layers drawn to {path}")
     if settings.serve:
         (server or serve.start(model, network, settings.host, settings.port)).wait()

@@ -10,10 +10,15 @@ small JSON API that the page and the tests call; every number the page shows com
     GET  /api/live       while it trains: Server-Sent Events (pipeline/live.py) of the run's
                          loss and accuracy, snapshots of the filters and mistakes, its end
     POST /api/predict    {"image": base64 PNG/JPEG} or {"pixels": H x W grey in [0, 1]}
-                         -> the prepared 28 x 28 input, each layer's most active feature maps
+                         -> the steps that prepared it (each's picture and numbers), the
+                            prepared 28 x 28 input, each layer's most active feature maps
                             (with the filters of a convolution's), the flattened vector and
                             the ten probabilities (while it trains: of the latest
                             snapshot, whose epoch is "at")
+    POST /api/attribute  {"image" or "pixels", "target": 0-9} -> Captum's saliency, Integrated
+                         Gradients and occlusion maps of that digit's score over the 28 x 28
+                         input (also in /api/predict's answer, for the digit it read, when
+                         the body says "attribution": true)
     POST /api/pause, /api/continue, /api/save   while it trains: hold the run, let it go
                          on, write --checkpoint; each at the run's next cut between batches
     POST /api/slide      {"op": "max"|"avg"|"conv", "input": grid, "kernel", "stride",
@@ -49,8 +54,8 @@ from torch import nn
 
 from common import MNIST_MEAN, MNIST_STD
 
-from . import explain, interrupts, live
-from .data import prepare_digit, read_picture
+from . import attribute, explain, interrupts, live
+from .data import Step, prepare_digit, read_picture
 from .device import cpu_copy
 from .errors import UserError
 from .report import classifier_line
@@ -127,8 +132,35 @@ def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, A
     }
 
 
-def picture_from(body: dict[str, Any]) -> torch.Tensor:
-    """The request's picture, prepared exactly as --predict prepares a file."""
+STEP_SIDE = 56  # a preparation step's picture is sent at most this large
+
+
+def step_view(step: Step) -> dict[str, Any]:
+    """One step of the preparation for the page: its name, numbers and picture (a large one
+    shrunk to STEP_SIDE on its longer side, by averaging)."""
+    from PIL import Image
+
+    picture = step.picture
+    h, w = picture.shape
+    if max(h, w) > STEP_SIDE:
+        scale = STEP_SIDE / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        picture = np.asarray(Image.fromarray(picture.astype(np.float32)).resize(
+            size, Image.Resampling.BOX))
+    return {"name": step.name, "note": step.note, "shape": [h, w],
+            "pixels": drawn(torch.tensor(picture))}
+
+
+def attribution(explainer: explain.Explainer, image: torch.Tensor, target: int) -> dict[str, Any]:
+    """Captum's three maps of `target`'s score over the 28 x 28 input (pipeline/attribute.py)."""
+    found = attribute.attribute(explainer.model, image, target, explainer.lock)
+    return {"target": target, "methods": {m: {"map": drawn(a["map"]), "milliseconds":
+                                              a["milliseconds"]} for m, a in found.items()}}
+
+
+def picture_from(body: dict[str, Any], steps: list[Step] | None = None) -> torch.Tensor:
+    """The request's picture, prepared exactly as --predict prepares a file (its steps to
+    `steps`, if given)."""
     if "image" in body:
         if not isinstance(body["image"], str):
             raise BadRequest(400, "image must be a base64 string of a PNG or JPEG file")
@@ -138,20 +170,20 @@ def picture_from(body: dict[str, Any]) -> torch.Tensor:
         except (binascii.Error, ValueError):
             raise BadRequest(400, "image is not valid base64") from None
         try:
-            return read_picture(io.BytesIO(raw), "image")
+            return read_picture(io.BytesIO(raw), "image", steps)
         except UserError as e:
             raise BadRequest(422, str(e)) from None
     if "pixels" in body:
-        return prepared_pixels(body["pixels"])
+        return prepared_pixels(body["pixels"], steps)
     raise BadRequest(400, 'send {"image": base64 file} or {"pixels": H x W grey values}')
 
 
-def prepared_pixels(pixels: Any) -> torch.Tensor:
+def prepared_pixels(pixels: Any, steps: list[Step] | None = None) -> torch.Tensor:
     grid = number_grid(pixels, "pixels", MAX_PIXELS_SIDE)
     if grid.min() < 0 or grid.max() > 1:
         raise BadRequest(400, "pixels must lie in [0, 1] (0 black, 1 white)")
     try:
-        return prepare_digit(grid.astype(np.float32), "pixels")
+        return prepare_digit(grid.astype(np.float32), "pixels", steps)
     except UserError as e:
         raise BadRequest(422, str(e)) from None
 
@@ -420,7 +452,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        routes = {"/api/predict": self.predict, "/api/slide": slide}
+        routes = {"/api/predict": self.predict, "/api/attribute": self.attribute,
+                  "/api/slide": slide}
         asked = {"/api/pause": "pause", "/api/continue": "continue", "/api/save": "save"}
         if path in asked:
             return self.answer_json(200, self.ask(asked[path]))
@@ -430,7 +463,19 @@ class Handler(BaseHTTPRequestHandler):
 
     def predict(self, body: dict[str, Any]) -> dict[str, Any]:
         explainer, at = self.page.shown
-        return {**prediction(explainer, picture_from(body)), "at": at}
+        steps: list[Step] = []
+        image = picture_from(body, steps)
+        answer = {**prediction(explainer, image), "steps": [step_view(s) for s in steps],
+                  "at": at}
+        if body.get("attribution") is True:  # where it looked, for the digit it read
+            answer["attribution"] = attribution(explainer, image, answer["digit"])
+        return answer
+
+    def attribute(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/attribute: where the network looked for any one digit."""
+        target = small_int(body, "target", 0, 9)
+        explainer = self.page.shown[0]
+        return attribution(explainer, picture_from(body), target)
 
     def ask(self, what: str) -> dict[str, Any]:
         if self.page.live is None:

@@ -63,6 +63,23 @@ def test_explain_draws_every_layer(trained, tmp_path, capsys):
         assert image.width > 800 and len(image.convert("RGB").getcolors(1 << 20)) > 300
 
 
+def test_explain_plot_opens_with_the_preparation_steps(trained, tmp_path):
+    from PIL import Image
+
+    from pipeline import checkpoints, explain
+    from pipeline.data import load_digit
+
+    model = simple_cnn.Net()
+    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
+    steps = []
+    e = explain.Explainer(model)(load_digit(trained["pictures"][7], steps))
+    explain.plot(str(tmp_path / "bare.png"), e, "7")
+    explain.plot(str(tmp_path / "steps.png"), e, "7", steps)
+    with Image.open(tmp_path / "bare.png") as bare, Image.open(tmp_path / "steps.png") as full:
+        # 7 panels in 2 rows of 4; with the 5 steps before the input, 12 panels in 3 rows
+        assert full.height / bare.height == pytest.approx(3 / 2, rel=0.05)
+
+
 def test_explain_after_training_keeps_the_runs_own_plot(trained, tmp_path, capsys):
     plot = tmp_path / "run.png"
     code, out, err = run(simple_cnn, capsys, "--data-dir", trained["data"], "--dry-run",
@@ -134,6 +151,93 @@ def test_api_prediction_equals_predict_and_shows_every_layer(server, trained, ca
     assert torch.tensor(conv2["filters"][str(channel)]).shape == (10, 5, 5)
     assert answer["milliseconds"] < 1000
     assert len(answer["input"]) == 28 and len(answer["input"][0]) == 28
+
+
+def test_the_preparation_is_shown_step_by_step_with_its_numbers(server, trained):
+    # the 7 is drawn dark (ink 30) on light paper (235), 120 x 160 (conftest.trained)
+    answer = call(server + "/api/predict", picture_body(trained["pictures"][7]))[1]
+    steps = answer["steps"]
+    assert [s["name"] for s in steps] == ["grey", "paper and ink", "the ink's box",
+                                          "scaled to fit 20 x 20", "centred by mass in 28 x 28",
+                                          "normalised"]
+    assert steps[0]["note"] == "120 x 160 pixels, 0 black to 1 white"
+    assert steps[0]["shape"] == [160, 120] and len(steps[0]["pixels"]) == 56  # shrunk to send
+    assert steps[1]["note"].startswith("the border is light paper: inverted")
+    box = re.fullmatch(r"rows (\d+)-(\d+), columns (\d+)-(\d+) \(ink above 0.25\): (\d+) x (\d+)",
+                       steps[2]["note"])
+    top, bottom, left, right, w, h = map(int, box.groups())
+    assert (w, h) == (right - left + 1, bottom - top + 1) == (steps[2]["shape"][1], steps[2]["shape"][0])
+    assert max(steps[3]["shape"]) == 20  # the longer side
+    assert steps[4]["shape"] == [28, 28] and steps[4]["pixels"] == answer["input"]
+    normalised = torch.tensor(steps[5]["pixels"])
+    assert torch.allclose(normalised, (torch.tensor(answer["input"]) - 0.1307) / 0.3081, atol=1e-3)
+    assert f"mean {normalised.mean():.2f}, std {normalised.std():.2f}" in steps[5]["note"]
+
+
+def scores_of(model, image):
+    """The simple CNN's scores (fc's output before the softmax) for one prepared picture."""
+    found = []
+    hook = model.fc.register_forward_hook(lambda m, i, out: found.append(out))
+    with torch.no_grad():
+        model.eval()(image[None])
+    hook.remove()
+    return found[0][0]
+
+
+@pytest.mark.parametrize("target", [7, 1])
+def test_where_it_looked_comes_from_captum_for_any_digit(target, server, trained):
+    from pipeline import checkpoints
+    from pipeline.data import load_digit
+
+    status, answer = call(server + "/api/attribute",
+                          {**picture_body(trained["pictures"][7]), "target": target})
+    assert status == 200 and answer["target"] == target
+    maps = {m: torch.tensor(found["map"]) for m, found in answer["methods"].items()}
+    assert list(maps) == ["saliency", "integrated_gradients", "occlusion"]
+    assert all(m.shape == (28, 28) for m in maps.values())
+    model = simple_cnn.Net()
+    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
+    image = load_digit(trained["pictures"][7])
+    # saliency: the size of the score's gradient at each pixel
+    x = image[None].clone().requires_grad_()
+    found = []
+    hook = model.fc.register_forward_hook(lambda m, i, out: found.append(out))
+    model.eval()(x)
+    hook.remove()
+    gradient, = torch.autograd.grad(found[0][0, target], x)
+    assert torch.allclose(maps["saliency"], gradient[0, 0].abs(), atol=2e-4)
+    # Integrated Gradients: the maps add up to the score's change from the blank picture
+    blank = torch.full_like(image, (0 - 0.1307) / 0.3081)
+    change = float(scores_of(model, image)[target] - scores_of(model, blank)[target])
+    assert float(maps["integrated_gradients"].sum()) == pytest.approx(change, rel=0.05, abs=0.05)
+    # occlusion: blanking a patch of background changes nothing
+    assert float(maps["occlusion"][0, 0]) == 0 and float(maps["occlusion"].abs().max()) > 0
+
+
+def test_the_prediction_brings_where_it_looked_for_its_digit(server, trained):
+    body = picture_body(trained["pictures"][7])
+    plain = call(server + "/api/predict", body)[1]
+    assert "attribution" not in plain
+    answer = call(server + "/api/predict", {**body, "attribution": True})[1]
+    assert answer["attribution"]["target"] == answer["digit"] == 7
+    asked = call(server + "/api/attribute", {**body, "target": 7})[1]
+    assert [m["map"] for m in answer["attribution"]["methods"].values()] == [
+        m["map"] for m in asked["methods"].values()]
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({}, "target must be an integer from 0 to 9"),
+    ({"target": 10}, "target must be an integer from 0 to 9"),
+    ({"target": "7"}, "target must be an integer from 0 to 9"),
+    ({"target": True}, "target must be an integer from 0 to 9"),
+    ({"target": 3, "image": "not base64!"}, "image is not valid base64"),
+])
+def test_a_bad_attribution_request_is_one_line_and_the_server_goes_on(extra, words, server,
+                                                                       trained):
+    status, answer = call(server + "/api/attribute", {**picture_body(trained["pictures"][7]),
+                                                      **extra})
+    assert status == 400 and answer == {"error": words}
+    assert call(server + "/api/info")[0] == 200
 
 
 def test_api_pixels_are_prepared_as_a_file_is(server, trained):
@@ -329,6 +433,9 @@ def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
         assert not page.locator("#zoom").is_visible() and not page.locator("#live-panel").is_visible()
         draw_seven(page)
         page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
+        page.click("#clear")  # the first stroke warms the page and the server; then again
+        draw_seven(page)
+        page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
         page.wait_for_timeout(300)  # the last request, sent at mouse-up, lands
         # each answer is drawn in one frame, off the pointer handlers: its main-thread time
         drawn = [float(t) for t in page.get_attribute("#timing", "data-drawn-ms").split()]
@@ -339,9 +446,21 @@ def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
         drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
         status, answer = call(server + "/api/predict", {"image": drawn})
         assert status == 200 and shown == str(answer["digit"])
+        steps = page.locator("#steps figcaption b").all_text_contents()
+        assert steps == ["1. grey", "2. paper and ink", "3. the ink's box", "4. scaled to fit 20 x 20",
+                         "5. centred by mass in 28 x 28", "6. normalised"]
+        assert "(x - 0.1307) / 0.3081" in page.locator("#steps figcaption").last.text_content()
         titles = page.locator("#layers .layer h3").all_text_contents()
         assert titles == ["conv1: 10 x 24 x 24", "mp: 10 x 12 x 12", "conv2: 20 x 8 x 8",
                           "mp: 20 x 4 x 4", "flatten: 320 → fc = Linear(320, 10)", "fc: 10"]
+        assert page.text_content("#attribution-title") == f"Where it looked for a {shown}"
+        assert page.locator("#attribution canvas").count() == 3
+        other = "3" if shown != "3" else "5"
+        page.click(f"#bars .bar[data-digit='{other}']")  # where it looked for another digit
+        page.wait_for_function(f"document.getElementById('attribution-title').textContent"
+                               f".endsWith('a {other}')")
+        methods = page.eval_on_selector_all("#attribution canvas", "cs => cs.map(c => c.dataset.method)")
+        assert methods == ["saliency", "integrated_gradients", "occlusion"]
         page.locator("#layers canvas.clickable").first.click()
         assert page.text_content("#zoom-filter-title") == "the filter that made it: 1 x 5 x 5"
         for _ in range(4):  # the slide's 2x2 max pooling of the 4x4 slice, cell by cell

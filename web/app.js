@@ -13,7 +13,7 @@ async function api(path, body) {
 
 // ---------------------------------------------------------------- drawing a grid of values
 
-function paintGrid(canvas, rows, low, high) {
+function paintGrid(canvas, rows, low, high, colours = RAMP) {
   // rows: H x W numbers, one pixel each (the canvas keeps its size on the page, pixelated),
   // coloured between low and high on a viridis-like ramp; NaN is white
   const h = rows.length, w = rows[0].length;
@@ -29,7 +29,7 @@ function paintGrid(canvas, rows, low, high) {
     for (let j = 0; j < w; j++) {
       const v = rows[i][j];
       const colour = Number.isNaN(v) ? WHITE
-        : RAMP[Math.round(255 * Math.min(1, Math.max(0, (v - low) / span)))];
+        : colours[Math.round(255 * Math.min(1, Math.max(0, (v - low) / span)))];
       picture.data.set(colour, 4 * (i * w + j));
     }
   }
@@ -39,6 +39,7 @@ function paintGrid(canvas, rows, low, high) {
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 const WHITE = [255, 255, 255, 255];
 const RAMP = Array.from({ length: 256 }, (_, k) => ramp(k / 255));  // looked up, not computed
+const GREYS = Array.from({ length: 256 }, (_, k) => [k, k, k, 255]);  // 0 black, 1 white
 
 function ramp(t) {  // viridis, as matplotlib draws the --explain picture: [r, g, b, 255]
   const x = t * (VIRIDIS.length - 1), i = Math.min(Math.floor(x), VIRIDIS.length - 2), f = x - i;
@@ -63,6 +64,7 @@ const ink = pad.getContext("2d");
 // The pad's pointer handlers only draw ink and note that the picture changed: the picture is
 // encoded when it is sent (one request at a time), and an answer is drawn at the next frame.
 let drawing = false, dirty = false, inFlight = false, hasPicture = false, dropped = null;
+let sent = null, shownInput = null;  // the picture last sent, and its prepared 28 x 28
 
 function clearPad() {
   ink.fillStyle = "white";
@@ -107,7 +109,10 @@ async function send() {
   inFlight = true;
   dirty = false;
   try {
-    showSoon(await api("/api/predict", { image: dropped || pad.toDataURL("image/png") }));
+    const image = dropped || pad.toDataURL("image/png");
+    const training = run.source !== null && !run.over;  // while it trains, a bar's click asks
+    showSoon(await api("/api/predict", { image, attribution: !training }));
+    sent = image;
     $("status").textContent = "";
   } catch (error) {
     $("status").textContent = error.message;
@@ -125,6 +130,10 @@ $("clear").addEventListener("click", () => {
   $("digit").textContent = "–";
   $("confidence").textContent = "";
   $("layers").replaceChildren();
+  $("steps").replaceChildren();
+  $("attribution").replaceChildren();
+  sent = null;
+  delete $("timing").dataset.drawnMs;
   $("bars").replaceChildren();
   $("status").textContent = "";
 });
@@ -170,20 +179,92 @@ function show(answer) {
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);
+  $("steps").replaceChildren(...answer.steps.map(stepFigure));
   const bars = answer.probabilities.map((p, d) => {
     const row = document.createElement("div");
     row.className = "bar" + (d === answer.digit ? " best" : "");
     row.dataset.digit = d;
     row.innerHTML = `<span class="label">${d}</span><span class="fill" style="width:${(100 * p).toFixed(1)}%"></span><span class="value">${(100 * p).toFixed(1)}%</span>`;
+    row.addEventListener("click", () => attributeTo(d));
     return row;
   });
   $("bars").replaceChildren(...bars);
+  shownInput = answer.input;
+  if (answer.attribution) showAttribution(answer.attribution);
   const panels = [];
   answer.layers.forEach((layer, index) => {
     if (index === answer.flatten.before) panels.push(flattenPanel(answer.flatten));
     panels.push(layerPanel(layer));
   });
   $("layers").replaceChildren(...panels);
+}
+
+// ---------------------------------------------------------------- where it looked (Captum)
+
+const METHOD_NAMES = { saliency: "saliency", integrated_gradients: "Integrated Gradients", occlusion: "occlusion (4 x 4)" };
+
+async function attributeTo(digit) {
+  if (!sent) return;
+  try {
+    showAttribution(await api("/api/attribute", { image: sent, target: digit }));
+    $("attribution-error").textContent = "";
+  } catch (error) {
+    $("attribution-error").textContent = error.message;
+  }
+}
+
+function showAttribution(attribution) {
+  $("attribution-title").textContent = `Where it looked for a ${attribution.target}`;
+  for (const row of $("bars").children) row.classList.toggle("chosen", Number(row.dataset.digit) === attribution.target);
+  const cells = Object.entries(attribution.methods).map(([method, found]) => {
+    const cell = document.createElement("figure");
+    const canvas = document.createElement("canvas");
+    canvas.dataset.method = method;
+    overlay(canvas, shownInput, found.map);
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${METHOD_NAMES[method] || method}, ${found.milliseconds} ms`;
+    cell.append(canvas, caption);
+    return cell;
+  });
+  $("attribution").replaceChildren(...cells);
+}
+
+const RED = [213, 71, 91], BLUE = [59, 76, 192];
+
+function overlay(canvas, input, map) {  // the input in grey, the attribution over it
+  const h = map.length, w = map[0].length;
+  canvas.width = w;
+  canvas.height = h;
+  let limit = 0;
+  for (const row of map) for (const v of row) limit = Math.max(limit, Math.abs(v));
+  limit = limit || 1;
+  const ctx = canvas.getContext("2d"), picture = ctx.createImageData(w, h), data = picture.data;
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j < w; j++) {
+      const grey = 40 + 120 * (input ? input[i][j] : 0), a = map[i][j] / limit;
+      const [r, g, b] = a >= 0 ? RED : BLUE, f = Math.min(1, Math.abs(a)), k = 4 * (i * w + j);
+      data[k] = grey + f * (r - grey);
+      data[k + 1] = grey + f * (g - grey);
+      data[k + 2] = grey + f * (b - grey);
+      data[k + 3] = 255;
+    }
+  }
+  ctx.putImageData(picture, 0, 0);
+}
+
+function stepFigure(step, index) {  // one step of the preparation: its picture and numbers
+  const cell = document.createElement("figure");
+  const canvas = document.createElement("canvas");
+  const [h, w] = [step.pixels.length, step.pixels[0].length];
+  canvas.style.width = `${Math.round(84 * w / Math.max(h, w))}px`;
+  canvas.style.height = `${Math.round(84 * h / Math.max(h, w))}px`;
+  const [low, high] = step.name === "normalised" ? range(step.pixels) : [0, 1];
+  paintGrid(canvas, step.pixels, low, high, GREYS);
+  const caption = document.createElement("figcaption");
+  caption.innerHTML = `<b>${index + 1}. ${step.name}</b>`;
+  caption.append(step.note);
+  cell.append(canvas, caption);
+  return cell;
 }
 
 function panel(title) {
