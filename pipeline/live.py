@@ -240,7 +240,7 @@ def test_point(row: dict[str, float]) -> dict[str, Any]:
 
 def filters(model: nn.Module) -> dict[str, Any]:
     """The first convolution's filters (its first input channel), at most FILTERS_SHOWN."""
-    name, conv = next((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
+    name, conv = report.first_conv(model)
     weight = conv.weight.detach().float()
     return {"name": name, "shape": list(weight.shape),
             "values": weight[:FILTERS_SHOWN, 0].double().mul(1e4).round().div(1e4).tolist()}

@@ -163,8 +163,13 @@ def plot_mistakes(fig, images: torch.Tensor, labels: torch.Tensor,
             ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="tab:red")
 
 
+def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
+    """The network's first convolution and its name: the one whose filters are drawn."""
+    return next((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
+
+
 def plot_filters(fig, model: nn.Module) -> None:
-    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    conv = first_conv(model)[1]
     weights = conv.weight.detach().float().cpu()[:, 0]  # out x kH x kW, first input channel
     count = min(len(weights), 32)
     columns = 5 if count <= 10 else 8

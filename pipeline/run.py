@@ -13,8 +13,8 @@ import common
 
 from . import attribute, checkpoints, distributed, explain, export, interrupts, report, serve
 from .data import Step, load_digit
-from .errors import Interrupted, UserError
 from .device import device_forward, make_deterministic, pick_device, prepare_model
+from .errors import Interrupted, UserError
 from .settings import Settings
 from .shapes import check_shapes
 from .training import Training

@@ -42,9 +42,9 @@ import threading
 import time
 import urllib.parse
 import warnings
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
