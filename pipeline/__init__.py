@@ -9,7 +9,7 @@ outside and import it, never the other way round:
     networks.py     the networks: the scripts beside common.py that define `class Net`
     run.py          what a command asks: summary, predict, evaluate, or a training run
     training.py     the training run: where an epoch is cut, test passes, the last line
-    augment.py      training-time augmentation (--augment)
+    augment.py      training-time augmentation: shift, rotate, scale, shear, thickness
     device.py       the device, the network's layout on it, --amp's autocast
     data.py         MNIST's files checked before loading; the user's own pictures
     checkpoints.py  atomic checkpoints, exact resume, safe loading

@@ -85,6 +85,18 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
     recipe.add_argument("--augment", type=_number(int, 0, True, 27, True), metavar="PIXELS",
                         help="shift each training image by up to PIXELS in x and y; 0 is off "
                              "(default: 0)")
+    recipe.add_argument("--rotate", type=_number(float, 0.0, True, 180.0, True), metavar="DEG",
+                        help="rotate each training image by up to DEG degrees either way "
+                             "(default: 0)")
+    recipe.add_argument("--scale", type=_number(float, 0.0, True, 0.9, True), metavar="FRAC",
+                        help="make each training image up to FRAC larger or smaller, e.g. 0.1 "
+                             "(default: 0)")
+    recipe.add_argument("--shear", type=_number(float, 0.0, True, 60.0, True), metavar="DEG",
+                        help="slant each training image by up to DEG degrees either way "
+                             "(default: 0)")
+    recipe.add_argument("--thickness", type=_number(float, 0.0, True, 2.0, True),
+                        metavar="PIXELS", help="make each training image's ink up to PIXELS "
+                        "(at most 2) bolder or thinner on each side (default: 0)")
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,8 @@ from .errors import UserError
 
 LECTURE = {
     "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
-    "weight_decay": 0.0, "schedule": "constant", "augment": 0,
+    "weight_decay": 0.0, "schedule": "constant",
+    "augment": 0, "rotate": 0.0, "scale": 0.0, "shear": 0.0, "thickness": 0.0,
 }
 
 

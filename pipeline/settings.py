@@ -24,7 +24,11 @@ class Settings:
     optimizer: str
     weight_decay: float
     schedule: str
-    augment: int
+    augment: int  # shift, pixels
+    rotate: float
+    scale: float
+    shear: float
+    thickness: float
     schedule_epochs: int  # the horizon of --schedule onecycle: the epochs first planned
     # training
     target_accuracy: float | None

@@ -7,7 +7,6 @@ Between two pieces it does what the lecture's loop does not need to know about.
 """
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -136,8 +135,7 @@ class Training:
                 recipes.override_groups(self.optimizer, self.scheduler, s)
         if self.scheduler is not None:  # the schedule moves after every step of the optimiser
             self.optimizer.register_step_post_hook(lambda *_: self.scheduler.step())
-        self.transform = functools.partial(augment.random_shift, pixels=s.augment) \
-            if s.augment else None
+        self.transform = augment.Augmentation.of(s)
         self.wrap_model()
         self.saved = self.start.epochs(self.num_batches)  # what the file at --checkpoint holds
         self.last_step = self.step(self.start)
