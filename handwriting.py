@@ -1,20 +1,17 @@
 """Handwriting from outside MNIST: does a trained network read digits people wrote elsewhere?
 
-    python handwriting.py pictures hand/                  # the digits as pictures, and strokes
+    python handwriting.py pictures hand/                  # the digits as pictures
     python handwriting.py read simple_cnn net.safetensors hand/    # through --predict
 
 The digits are UCI's optdigits test set as scikit-learn ships it (`load_digits`: 1,797
 digits by 13 writers, none of them MNIST's; `pip install scikit-learn`): each 8 x 8 count of
-ink (0-16) scaled to a 32 x 32 picture of dark ink on white paper with a margin, the size of
-the bitmaps they were counted from. `read` gives every picture to the script's --predict, as
-a learner would, and prints the accuracy and what each digit was most often taken for.
-strokes.json holds each digit's strokes on the page's pad, traced along its skeleton, for
-drawing them with the mouse (not yet measured).
+ink (0-16) scaled to 32 x 32, the size of the bitmaps they were counted from, as dark ink on
+white paper with a margin of 4 pixels. `read` gives every picture to the script's --predict,
+as a learner would, and prints the accuracy and what each digit was most often taken for.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -28,8 +25,7 @@ NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
 
 
 def write_pictures(folder: Path) -> int:
-    """optdigits as PNG pictures in `folder`, and strokes.json: each one's strokes on the
-    page's 280 x 280 pad. Returns how many."""
+    """optdigits as 40 x 40 PNG pictures in `folder`, named NNNN-D.png; returns how many."""
     from PIL import Image
     try:
         from sklearn.datasets import load_digits
@@ -37,7 +33,6 @@ def write_pictures(folder: Path) -> int:
         raise SystemExit("handwriting.py pictures needs scikit-learn: pip install scikit-learn")
     digits = load_digits()
     folder.mkdir(parents=True, exist_ok=True)
-    strokes = {}
     for i, (counts, label) in enumerate(zip(digits.images, digits.target)):
         ink = Image.fromarray((counts / 16.0).astype(np.float32)).resize(
             (32, 32), Image.Resampling.BILINEAR)  # 8 x 8 counts -> 32 x 32 grey ink
@@ -46,59 +41,7 @@ def write_pictures(folder: Path) -> int:
         paper[4:36, 4:36] = 1 - ink  # dark ink on white, 4 pixels of margin
         name = f"{i:04d}-{label}.png"
         Image.fromarray((paper * 255).round().astype(np.uint8)).save(folder / name)
-        fine = np.clip(np.asarray(Image.fromarray((counts / 16.0).astype(np.float32)).resize(
-            (64, 64), Image.Resampling.BICUBIC)), 0, 1)  # a finer picture to trace
-        strokes[name] = [[(40 + 3.125 * x, 40 + 3.125 * y) for y, x in s]
-                         for s in trace(thin(fine > 0.45))]  # 64 x 64 -> 200 px of the pad
-    (folder / "strokes.json").write_text(json.dumps(strokes))
-    return len(strokes)
-
-
-def thin(ink: np.ndarray) -> np.ndarray:
-    """Zhang and Suen's thinning (1984): a binary picture -> its one-pixel-wide skeleton."""
-    ink = np.pad(ink.astype(bool), 1)
-    changed = True
-    while changed:
-        changed = False
-        for first in (True, False):
-            p = [np.roll(ink, shift, (0, 1)) for shift in
-                 ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
-            # p[0..7]: the neighbours north, north-east, east, ... clockwise
-            count = sum(q.astype(int) for q in p)
-            turns = sum((~p[k] & p[(k + 1) % 8]).astype(int) for k in range(8))
-            a, b = (p[0] & p[2] & p[4], p[2] & p[4] & p[6]) if first else \
-                (p[0] & p[2] & p[6], p[0] & p[4] & p[6])
-            remove = ink & (count >= 2) & (count <= 6) & (turns == 1) & ~a & ~b
-            if remove.any():
-                ink &= ~remove
-                changed = True
-    return ink[1:-1, 1:-1]
-
-
-def trace(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
-    """A skeleton -> strokes, each a list of (row, column): from an end (else anywhere),
-    step to an unvisited neighbour, straight ones first, until there is none."""
-    left = {tuple(p) for p in np.argwhere(skeleton)}
-    near = [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
-    strokes, drawn = [], set()
-    while left:
-        start = min(left, key=lambda p: (sum((p[0] + dy, p[1] + dx) in left for dy, dx in near), p))
-        stroke = [start]
-        joined = [(start[0] + dy, start[1] + dx) for dy, dx in near
-                  if (start[0] + dy, start[1] + dx) in drawn]
-        stroke = joined[:1] + stroke  # a branch starts on the stroke it leaves
-        left.discard(start)
-        while True:
-            y, x = stroke[-1]
-            step = next(((y + dy, x + dx) for dy, dx in near if (y + dy, x + dx) in left), None)
-            if step is None:
-                break
-            stroke.append(step)
-            left.discard(step)
-        drawn.update(stroke)
-        if len(stroke) >= 3:
-            strokes.append(stroke)
-    return strokes
+    return len(digits.target)
 
 
 def labelled(folder: Path) -> list[tuple[Path, int]]:
@@ -109,8 +52,8 @@ def labelled(folder: Path) -> list[tuple[Path, int]]:
     return pictures
 
 
-def read(script: str, weights: str, folder: Path) -> tuple[float, Counter]:
-    """The script's --predict on every picture: the accuracy (%) and the mistakes."""
+def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int]:
+    """The script's --predict on every picture: the accuracy (%), the mistakes, how many."""
     pictures = labelled(folder)
     out = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
                           "--load", weights, "--predict", *map(str, (p for p, _ in pictures))],
@@ -118,7 +61,7 @@ def read(script: str, weights: str, folder: Path) -> tuple[float, Counter]:
     if out.returncode:
         raise SystemExit(f"{script}.py --predict: {out.stderr.strip()}")
     answers = [int(line.rsplit(": ", 1)[1].split()[0]) for line in out.stdout.splitlines()]
-    return score([label for _, label in pictures], answers)
+    return (*score([label for _, label in pictures], answers), len(pictures))
 
 
 def score(labels: list[int], answers: list[int]) -> tuple[float, Counter]:
@@ -143,8 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args.args) != 3:
         p.error(f"{args.what} takes SCRIPT WEIGHTS FOLDER")
     script, weights, folder = args.args[0].removesuffix(".py"), args.args[1], Path(args.args[2])
-    accuracy, mistakes = read(script, weights, folder)
-    report("as pictures through --predict", accuracy, mistakes, len(labelled(folder)))
+    report("as pictures through --predict", *read(script, weights, folder))
 
 
 if __name__ == "__main__":

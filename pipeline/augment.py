@@ -1,9 +1,9 @@
 """Training-time augmentation: each image changed as people's writing differs, on its device.
 
-A fast recipe moves, rotates, scales and shears each training image by its own random amount
-(one batched affine_grid / grid_sample) and makes its ink bolder or thinner (max-pooling
-dilation and erosion). The same two functions move a learner's digit on the page (its
-sliders). Images are normalised (common.normalise): paper is -0.42, full ink 2.82.
+--augment shifts each training image by its own random amount; --rotate, --scale and --shear
+move it with the shift in one batched affine_grid / grid_sample, and --thickness makes its
+ink bolder or thinner (max-pooling dilation and erosion). Images are normalised
+(common.normalise): paper is -0.42, full ink 2.82.
 """
 from __future__ import annotations
 

@@ -96,7 +96,8 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
                              "(default: 0)")
     recipe.add_argument("--thickness", type=_number(float, 0.0, True, 2.0, True),
                         metavar="PIXELS", help="make each training image's ink up to PIXELS "
-                        "(at most 2) bolder or thinner on each side (default: 0)")
+                        "(at most 2) bolder on each side, or up to half of that thinner "
+                        "(default: 0)")
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-import handwriting
 import simple_cnn
 from conftest import printed_tests, run, train_lines
 from pipeline import checkpoints
@@ -122,11 +121,3 @@ def test_a_bad_augmentation_value_is_one_line(flag, value, words, mnist_dir, cap
     code, _, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), flag, value)
     assert code == 2 and words in err and "Traceback" not in err
 
-
-def test_a_thick_bar_thins_to_one_stroke_one_pixel_wide():
-    bar = np.zeros((20, 20), dtype=bool)
-    bar[3:17, 8:12] = True  # 14 tall, 4 wide
-    skeleton = handwriting.thin(bar)
-    assert skeleton.sum() >= 8 and skeleton.sum(axis=1).max() <= 2
-    strokes = handwriting.trace(skeleton)
-    assert len(strokes) == 1 and len(strokes[0]) == skeleton.sum()
