@@ -194,6 +194,10 @@ def add_inside_flags(p: argparse.ArgumentParser) -> None:
                            "weights, or, while it trains, the run's loss, accuracy, filters and "
                            "mistakes live, with pause and save now, then the trained network; "
                            "until Ctrl-C (default: off)")
+    look.add_argument("--compare", nargs=2, metavar=("SCRIPT", "WEIGHTS"),
+                      help="with --serve: a second network beside this one on the page, "
+                           "e.g. inception_cnn net.pt: both read the drawing and move with "
+                           "the sliders (default: none)")
     look.add_argument("--host", default="127.0.0.1",
                       help="the address --serve listens on (default: 127.0.0.1, this machine "
                            "only)")
@@ -210,6 +214,8 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--evaluate and --predict need --load PATH (the weights to use)")
     if args.resume and args.load:
         p.error("--resume continues a run with its own weights; leave out --load")
+    if args.compare and not args.serve:
+        p.error("--compare puts a second network on the page: it needs --serve")
     if args.explain and not os.path.isfile(args.explain):
         p.error(f"--explain {args.explain}: no such file")
     if os.path.exists(args.data_dir) and not os.path.isdir(args.data_dir):

@@ -11,7 +11,8 @@ from torch import nn
 
 import common
 
-from . import attribute, checkpoints, distributed, explain, export, interrupts, report, serve
+from . import (attribute, checkpoints, distributed, explain, export, interrupts, networks,
+               report, serve)
 from .data import Step, load_digit
 from .device import device_forward, make_deterministic, pick_device, prepare_model
 from .errors import Interrupted, UserError
@@ -52,7 +53,7 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
         return
     server = None
     if settings.serve and distributed.is_main():  # the page watches it train (rank 0)
-        server = serve.start(model, network, settings.host, settings.port, training=True)
+        server = open_page(model, network, settings, training=True)
     train(Training(network, model, device, settings, resumed,
                    watch=server.page.live if server else None), server)
     if distributed.is_main():
@@ -121,7 +122,25 @@ def look_inside(model: nn.Module, network: str, settings: Settings,
             explain.plot(path, e, f"{network}: {settings.explain}", picture[1], looked)
             print(f"layers drawn to {path}")
     if settings.serve:
-        (server or serve.start(model, network, settings.host, settings.port)).wait()
+        (server or open_page(model, network, settings)).wait()
+
+
+def open_page(model: nn.Module, network: str, settings: Settings,
+              training: bool = False) -> serve.Server:
+    """--serve's page for `model`, with --compare's network beside it."""
+    return serve.start(model, network, settings.host, settings.port, training,
+                       compared(*settings.compare) if settings.compare else None)
+
+
+def compared(script: str, weights: str) -> tuple[str, nn.Module]:
+    """--compare SCRIPT WEIGHTS: that script's Net with those weights, and its label."""
+    name = Path(script).stem if script.endswith(".py") else script
+    if name not in networks.names():
+        raise UserError(f"--compare {script}: no such network script; the scripts are "
+                        f"{', '.join(networks.names())}")
+    model = networks.load(name).Net()
+    checkpoints.load_weights(model, weights, name)
+    return f"{name} ({Path(weights).name})", model
 
 
 def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:

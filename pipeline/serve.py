@@ -19,6 +19,11 @@ small JSON API that the page and the tests call; every number the page shows com
                          Gradients and occlusion maps of that digit's score over the 28 x 28
                          input (also in /api/predict's answer, for the digit it read, when
                          the body says "attribution": true)
+    POST /api/tolerate   {"image" or "pixels", "sliders": {"rotate": 15, ...}, "sweep": a
+                         slider's name} -> the prepared digit changed by the sliders (shift,
+                         rotate, scale, thicken; /api/info lists their ranges), what each
+                         network (this one, and --compare's) reads there, and the ten
+                         probabilities across the swept slider's range (pipeline/tolerate.py)
     POST /api/pause, /api/continue, /api/save   while it trains: hold the run, let it go
                          on, write --checkpoint; each at the run's next cut between batches
     POST /api/slide      {"op": "max"|"avg"|"conv", "input": grid, "kernel", "stride",
@@ -54,7 +59,7 @@ from torch import nn
 
 from common import MNIST_MEAN, MNIST_STD
 
-from . import attribute, explain, interrupts, live
+from . import attribute, explain, interrupts, live, tolerate
 from .data import Step, prepare_digit, read_picture
 from .device import cpu_copy
 from .errors import UserError
@@ -156,6 +161,23 @@ def attribution(explainer: explain.Explainer, image: torch.Tensor, target: int) 
     found = attribute.attribute(explainer.model, image, target, explainer.lock)
     return {"target": target, "methods": {m: {"map": drawn(a["map"]), "milliseconds":
                                               a["milliseconds"]} for m, a in found.items()}}
+
+
+def tolerance(page: Page, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /api/tolerate's answer, for the page's network and the one it is compared with."""
+    networks = [(page.info["network"], page.shown[0]), *([page.compare] if page.compare else [])]
+    started = time.perf_counter()
+    try:
+        answer = tolerate.tolerate(networks, picture_from(body), body.get("sliders"),
+                                   body.get("sweep"))
+    except tolerate.BadSetting as e:
+        raise BadRequest(400, str(e)) from None
+    answer["input"] = drawn(answer["input"])
+    for found in answer["networks"]:
+        if "sweep" in found:
+            found["sweep"] = drawn(found["sweep"])
+    answer["milliseconds"] = round(1000 * (time.perf_counter() - started), 1)
+    return answer
 
 
 def picture_from(body: dict[str, Any], steps: list[Step] | None = None) -> torch.Tensor:
@@ -277,10 +299,12 @@ def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:
 @dataclass
 class Page:
     """What the server shows: `shown` is the network that reads the drawing and, while it
-    trains, the epoch of that snapshot (None when trained); `live` the run, if it trains."""
+    trains, the epoch of that snapshot (None when trained); `live` the run, if it trains;
+    `compare` the second network held against it (--compare), by its label."""
     shown: tuple[explain.Explainer, float | None]
     info: dict[str, Any]
     live: live.Live | None = None
+    compare: tuple[str, explain.Explainer] | None = None
 
 
 class Busy:
@@ -453,7 +477,7 @@ class Handler(BaseHTTPRequestHandler):
     def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         routes = {"/api/predict": self.predict, "/api/attribute": self.attribute,
-                  "/api/slide": slide}
+                  "/api/tolerate": lambda body: tolerance(self.page, body), "/api/slide": slide}
         asked = {"/api/pause": "pause", "/api/continue": "continue", "/api/save": "save"}
         if path in asked:
             return self.answer_json(200, self.ask(asked[path]))
@@ -550,14 +574,18 @@ def static_files() -> dict[str, Path]:
 
 
 def make_server(model: nn.Module, network: str, host: str, port: int,
-                training: bool = False) -> Server:
+                training: bool = False, compare: tuple[str, nn.Module] | None = None) -> Server:
     """The server for `model`; `training`: it is about to train (the page watches it, and
-    reads the drawing with copies of it taken between batches)."""
+    reads the drawing with copies of it taken between batches); `compare`: a second network
+    (its label, its model) that the page holds against it."""
     explainer = explain.Explainer(cpu_copy(model) if training else model)
     info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
             "layers": [name for name, _ in explain.layers(model)],
-            "classifier": classifier_line(explainer.classifier_name, explainer.classifier)}
-    page = Page((explainer, None), info)
+            "classifier": classifier_line(explainer.classifier_name, explainer.classifier),
+            "sliders": [vars(s) for s in tolerate.SLIDERS.values()],
+            "compare": compare[0] if compare else None}
+    page = Page((explainer, None), info,
+                compare=(compare[0], explain.Explainer(compare[1])) if compare else None)
     if training:
         page.live, info["live"] = live.Live(page), "training"
     handler = type("BoundHandler", (Handler,), {
@@ -573,9 +601,9 @@ def make_server(model: nn.Module, network: str, host: str, port: int,
 
 
 def start(model: nn.Module, network: str, host: str, port: int,
-          training: bool = False) -> Server:
+          training: bool = False, compare: tuple[str, nn.Module] | None = None) -> Server:
     """The server, answering in its own thread; its address printed."""
-    server = make_server(model, network, host, port, training)
+    server = make_server(model, network, host, port, training, compare)
     shown = f"[{host}]" if ":" in host else host
     if not is_local(host):
         print(f"warning: --host {host} lets other machines open this page (no password, no "

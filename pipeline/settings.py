@@ -58,6 +58,7 @@ class Settings:
     progress: bool
     explain: str | None
     serve: bool
+    compare: list[str] | None  # SCRIPT WEIGHTS
     host: str
     port: int
     typed: tuple[str, ...] = ()  # the settings typed on this command line

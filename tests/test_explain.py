@@ -240,6 +240,156 @@ def test_a_bad_attribution_request_is_one_line_and_the_server_goes_on(extra, wor
     assert call(server + "/api/info")[0] == 200
 
 
+# ----------------------------------------------------------------------------- what it tolerates
+
+def ink_centre(pixels) -> tuple[float, float]:
+    """(row, column) of a 28 x 28 picture's ink by mass."""
+    image = torch.as_tensor(pixels)
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    return float((image * rows).sum() / image.sum()), float((image * cols).sum() / image.sum())
+
+
+def test_at_rest_the_sliders_read_the_digit_as_predict_does(server, trained):
+    body = picture_body(trained["pictures"][7])
+    predicted = call(server + "/api/predict", body)[1]
+    status, answer = call(server + "/api/tolerate", body)
+    assert status == 200 and "sweep" not in answer
+    assert answer["sliders"] == {"shift_x": 0, "shift_y": 0, "rotate": 0, "scale": 1, "thicken": 0}
+    assert torch.allclose(torch.tensor(answer["input"]), torch.tensor(predicted["input"]), atol=2e-3)
+    found, = answer["networks"]
+    assert found["network"] == "simple_cnn" and found["digit"] == predicted["digit"]
+    assert found["probabilities"] == pytest.approx(predicted["probabilities"], abs=1e-4)
+
+
+def test_each_slider_does_to_the_digit_what_its_name_says(server, trained):
+    body = picture_body(trained["pictures"][7])
+    rest = torch.tensor(call(server + "/api/tolerate", body)[1]["input"])
+
+    def moved(**sliders):
+        status, answer = call(server + "/api/tolerate", {**body, "sliders": sliders})
+        assert status == 200, answer
+        return torch.tensor(answer["input"])
+
+    row, col = ink_centre(rest)
+    assert ink_centre(moved(shift_x=4)) == pytest.approx((row, col + 4), abs=0.05)
+    assert ink_centre(moved(shift_y=-3)) == pytest.approx((row - 3, col), abs=0.05)
+    # a quarter turn anticlockwise about the centre: exactly torch.rot90
+    assert torch.allclose(moved(rotate=90), torch.rot90(rest, 1, (0, 1)), atol=2e-3)
+    ink = float(rest.sum())
+    assert float(moved(scale=0.5).sum()) == pytest.approx(ink / 4, rel=0.1)  # half as wide, high
+    assert float(moved(thicken=1).sum()) > 1.5 * ink > 2.5 * float(moved(thicken=-1).sum())
+
+
+def test_a_sweep_gives_the_ten_probabilities_across_the_sliders_range(server, trained):
+    from pipeline.tolerate import SLIDERS, SWEEP_POINTS
+
+    body = picture_body(trained["pictures"][7])
+    at_rest = call(server + "/api/tolerate", body)[1]["networks"][0]
+    for name, slider in SLIDERS.items():
+        status, answer = call(server + "/api/tolerate", {**body, "sweep": name})
+        assert status == 200, answer
+        values = answer["sweep"]["values"]
+        assert answer["sweep"]["slider"] == name and len(values) == SWEEP_POINTS == 25
+        assert values[0] == slider.low and values[-1] == slider.high and values == sorted(values)
+        found, = answer["networks"]
+        sweep = torch.tensor(found["sweep"])
+        assert sweep.shape == (25, 10) and torch.allclose(sweep.sum(1), torch.ones(25), atol=5e-4)
+        if slider.rest in values:  # the point at rest reads as the digit at rest
+            assert sweep[values.index(slider.rest)].tolist() == pytest.approx(
+                at_rest["probabilities"], abs=1e-4)
+        holds = found["holds"]
+        assert holds["digit"] == found["digit"] and holds["from"] <= slider.rest <= holds["to"]
+        assert all(int(p.argmax()) == holds["digit"] for v, p in zip(values, sweep)
+                   if holds["from"] <= v <= holds["to"])
+
+
+def test_the_sweep_holds_the_other_sliders_where_they_are(server, trained):
+    body = {**picture_body(trained["pictures"][7]), "sliders": {"shift_x": 3, "scale": 0.8}}
+    swept = call(server + "/api/tolerate", {**body, "sweep": "rotate"})[1]
+    values = swept["sweep"]["values"]
+    for i in (0, 6, 24):
+        alone = call(server + "/api/tolerate", {**body, "sliders": {**body["sliders"],
+                                                                    "rotate": values[i]}})[1]
+        assert swept["networks"][0]["sweep"][i] == pytest.approx(
+            alone["networks"][0]["probabilities"], abs=1e-3)  # sent as 3 decimals
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"sliders": {"rotate": 300}}, "rotate must be a number from -90 to 90 (degrees), got 300"),
+    ({"sliders": {"scale": 0}}, "scale must be a number from 0.4 to 1.6 (times the size), got 0"),
+    ({"sliders": {"shift_x": "4"}}, "shift_x must be a number from -10 to 10 (pixels), got 4"),
+    ({"sliders": {"thicken": True}}, "thicken must be a number from -2 to 2 (pixels), got True"),
+    ({"sliders": {"blur": 1}}, "no slider 'blur'; the sliders are shift_x, shift_y, rotate, "
+                               "scale, thicken"),
+    ({"sliders": [1, 2]}, 'sliders must be an object such as {"rotate": 15}'),
+    ({"sweep": "blur"}, "sweep must name a slider: shift_x, shift_y, rotate, scale, thicken"),
+    ({"image": "not base64!"}, "image is not valid base64"),
+])
+def test_a_bad_slider_is_one_line_and_the_server_goes_on(extra, words, server, trained):
+    status, answer = call(server + "/api/tolerate", {**picture_body(trained["pictures"][7]),
+                                                     **extra})
+    assert status == 400 and answer == {"error": words}
+    assert call(server + "/api/info")[0] == 200
+
+
+def test_the_info_lists_the_sliders_the_page_builds(server):
+    from pipeline.tolerate import SLIDERS
+
+    info = call(server + "/api/info")[1]
+    assert [s["name"] for s in info["sliders"]] == list(SLIDERS) and info["compare"] is None
+    for s in info["sliders"]:
+        assert s["low"] <= s["rest"] <= s["high"] and s["step"] > 0
+
+
+@pytest.fixture(scope="module")
+def compared(trained):
+    """The page for the trained simple CNN with an Inception net (seeded, untrained) beside
+    it, as --compare inception_cnn WEIGHTS gives: its URL and the Inception net."""
+    import threading
+
+    import inception_cnn
+    from pipeline import serve
+
+    torch.manual_seed(0)
+    other = inception_cnn.Net()
+    model = simple_cnn.Net()
+    from pipeline import checkpoints
+    checkpoints.load_weights(model, trained["weights"], "simple_cnn")
+    httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0,
+                              compare=("inception_cnn (b.pt)", other))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", other
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_two_networks_are_held_against_each_other_on_the_same_digit(compared, server, trained):
+    url, other = compared
+    body = {**picture_body(trained["pictures"][7]), "sliders": {"rotate": 30}, "sweep": "scale"}
+    status, answer = call(url + "/api/tolerate", body)
+    assert status == 200 and call(url + "/api/info")[1]["compare"] == "inception_cnn (b.pt)"
+    mine, theirs = answer["networks"]
+    assert mine == call(server + "/api/tolerate", body)[1]["networks"][0]  # the same page's own
+    assert theirs["network"] == "inception_cnn (b.pt)" and len(theirs["sweep"]) == 25
+    image = (torch.tensor(answer["input"]) - 0.1307) / 0.3081
+    with torch.no_grad():
+        expected = other.eval()(image[None, None]).exp()[0]
+    assert theirs["probabilities"] == pytest.approx(expected.tolist(), abs=2e-3)
+
+
+def test_compare_needs_serve_and_a_network_that_fits_its_weights(trained, capsys):
+    code, _, err = run(simple_cnn, capsys, "--load", trained["weights"], "--compare",
+                       "inception_cnn", trained["weights"])
+    assert code == 2 and "--compare puts a second network on the page: it needs --serve" in err
+    code, _, err = run(simple_cnn, capsys, "--load", trained["weights"], "--serve", "--port", "0",
+                       "--compare", "lenet", trained["weights"])
+    assert code == 1 and err.startswith("error: --compare lenet: no such network script; "
+                                        "the scripts are ") and err.count("\n") == 1
+    code, _, err = run(simple_cnn, capsys, "--load", trained["weights"], "--serve", "--port", "0",
+                       "--compare", "inception_cnn.py", trained["weights"])
+    assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+
+
 def test_api_pixels_are_prepared_as_a_file_is(server, trained):
     import numpy as np
     from PIL import Image
