@@ -1,5 +1,5 @@
 """What a network tolerates: the learner's prepared digit shifted, turned, scaled and
-thickened by the page's sliders, and the ten probabilities as one slider sweeps its range.
+thickened by the page's sliders, and the ten probabilities as one slider sweeps its range, step by step.
 
 The changes are the training augmentation's own (pipeline/augment.py: one affine_grid /
 grid_sample, max-pooling dilation and erosion), applied to the prepared 1 x 28 x 28 tensor
@@ -38,7 +38,11 @@ SLIDERS = {s.name: s for s in (
     Slider("thicken", "thicken (thinner below 0)", -2, 2, 0.25, 0, "px"),
 )}
 UNITS = {"px": "pixels", "°": "degrees", "×": "times the size"}
-SWEEP_POINTS = 25  # points across a slider's range
+
+
+def sweep_values(s: Slider) -> np.ndarray:
+    """Every value the slider can be set to, low to high in its own steps (17 to 41)."""
+    return (s.low + s.step * np.arange(round((s.high - s.low) / s.step) + 1)).round(4)
 
 
 class BadSetting(ValueError):
@@ -106,10 +110,7 @@ def tolerate(networks: list[tuple[str, Any]], image: torch.Tensor, sliders: Any,
     setting = settings_of(sliders)
     if sweep is not None and sweep not in SLIDERS:
         raise BadSetting(f"sweep must name a slider: {', '.join(SLIDERS)}")
-    points = []
-    if sweep is not None:
-        s = SLIDERS[sweep]
-        points = np.linspace(s.low, s.high, SWEEP_POINTS).round(4)
+    points = sweep_values(SLIDERS[sweep]) if sweep is not None else []
     batch = changed(image, [setting] + [{**setting, sweep: float(v)} for v in points])
     answer: dict[str, Any] = {
         "sliders": setting, "input": (batch[0, 0] * MNIST_STD + MNIST_MEAN).clamp(0, 1),

@@ -458,11 +458,13 @@ function sweepPlot(canvas, sweep, found, at, unit) {  // the ten probabilities a
   ctx.textAlign = "center";
   for (const v of [low, (low + high) / 2, high]) ctx.fillText(`${v}${unit}`, X(v), h - bottom + 12);
   ctx.fillText(sweep.slider, w / 2, h - 3);
-  ctx.strokeStyle = "#999";
+  ctx.strokeStyle = "#223";  // where the slider is now: dashed, unlike any digit's line
+  ctx.setLineDash([4, 3]);
   ctx.beginPath();
   ctx.moveTo(X(at), top);
   ctx.lineTo(X(at), h - bottom);
   ctx.stroke();
+  ctx.setLineDash([]);
   for (let d = 0; d < 10; d++) {
     const points = values.map((v, i) => [X(v), Y(found.sweep[i][d])]);
     ctx.strokeStyle = ctx.fillStyle = TEN[d];
@@ -471,7 +473,7 @@ function sweepPlot(canvas, sweep, found, at, unit) {  // the ten probabilities a
     points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
     ctx.stroke();
     const peak = points.reduce((a, b) => (b[1] < a[1] ? b : a));  // labelled where it is highest
-    if (peak[1] < Y(0.15)) ctx.fillText(String(d), peak[0], peak[1] - 3);
+    if (peak[1] < Y(0.15)) ctx.fillText(String(d), peak[0], Math.max(peak[1] - 3, top + 10));
   }
   canvas.dataset.slider = sweep.slider;  // what was drawn, for the page's tests
   canvas.dataset.points = values.length;
