@@ -3,7 +3,9 @@
 `--recipe lecture` is the lecture's loop for every network: SGD lr 0.01 momentum 0.5,
 batch 64, 10 epochs, constant learning rate, no augmentation. `--recipe fast` is the lecture's
 settings updated by the script's own FAST dict, tuned per network for accuracy per second
-(see the README for what each reaches). A flag typed on the command line always wins.
+(see the README for what each reaches). `--recipe handwriting` is the script's fast recipe
+trained twice as many epochs with the ways people write (HANDWRITING), for digits from outside
+MNIST (docs/see-inside.md). A flag typed on the command line always wins.
 """
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ LECTURE = {
 }
 
 
+# small turns, sizes, slants and pen widths: the simple CNN's fast recipe with these and
+# twice its epochs reads 95.5% of optdigits (89.2% without) and 99.16% of MNIST's test set
+HANDWRITING = {"rotate": 10.0, "scale": 0.1, "shear": 10.0, "thickness": 1.0}
+
+
 def values(recipe: str, fast: dict | None) -> dict:
     """Every recipe setting for `--recipe recipe`, given the script's FAST dict."""
     if recipe == "lecture":
@@ -28,7 +35,10 @@ def values(recipe: str, fast: dict | None) -> dict:
     unknown = sorted(set(fast or ()) - set(LECTURE))
     if unknown:
         raise UserError(f"FAST has settings no flag takes: {', '.join(unknown)}")
-    return {**LECTURE, **(fast or {})}
+    chosen = {**LECTURE, **(fast or {})}
+    if recipe == "handwriting":
+        chosen.update(HANDWRITING, epochs=2 * chosen["epochs"])
+    return chosen
 
 
 def lr_factor(step: int, total: int, schedule: str) -> float:

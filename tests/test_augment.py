@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import simple_cnn
-from conftest import printed_tests, run, train_lines
-from pipeline import checkpoints
+from conftest import NETWORKS, printed_tests, run, train_lines
+from pipeline import checkpoints, networks, recipes
 from pipeline.augment import PAPER, Augmentation, thicken, warp
 
 INK = 2.8  # about full ink after normalisation
@@ -121,3 +121,27 @@ def test_a_bad_augmentation_value_is_one_line(flag, value, words, mnist_dir, cap
     code, _, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), flag, value)
     assert code == 2 and words in err and "Traceback" not in err
 
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_handwriting_recipe_is_fast_twice_as_long_with_people_s_ways(name):
+    fast = networks.load(name).FAST
+    fast_values = recipes.values("fast", fast)
+    handwriting = recipes.values("handwriting", fast)
+    assert handwriting["epochs"] == 2 * fast_values["epochs"]
+    assert {k: handwriting[k] for k in ("rotate", "scale", "shear", "thickness")} == {
+        "rotate": 10.0, "scale": 0.1, "shear": 10.0, "thickness": 1.0}
+    changed = {k for k in fast_values if fast_values[k] != handwriting[k]}
+    assert changed == {"epochs", "rotate", "scale", "shear", "thickness"}  # the rest is fast's
+
+
+def test_a_handwriting_run_trains_with_its_settings_and_a_typed_flag_wins(mnist_dir, tmp_path,
+                                                                         capsys):
+    ck = tmp_path / "ck.pt"
+    code, out, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--recipe",
+                         "handwriting", "--rotate", "5", "--checkpoint", str(ck))
+    assert code == 0, err
+    saved = checkpoints.read(str(ck))["args"]
+    assert (saved["recipe"], saved["epochs"], saved["lr"], saved["rotate"], saved["shear"]) == (
+        "handwriting", 4, 0.1, 5.0, 10.0)
+    assert len(printed_tests(out)) == 4
