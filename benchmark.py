@@ -5,6 +5,7 @@
     python benchmark.py --data-dir ../shared/data --networks simple_cnn --repeats 3
     python benchmark.py --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
     python benchmark.py --prediction-time --networks simple_cnn inception_cnn deep_cnn
+    python benchmark.py --drawing --networks simple_cnn inception_cnn --repeats 10
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
 torchvision's MNIST with a per-sample ToTensor(), batch 64 for training and for the test set
@@ -30,6 +31,13 @@ with its hooks is), end to end over HTTP on this machine, and end to end with wh
 looked (Captum's three attributions for the digit it read, as the page asks); and one POST
 /api/tolerate sweeping the rotation slider across its range (its 37 steps and the setting,
 38 pictures in one batch), end to end. It needs no data.
+
+`--drawing` instead times how fluid the page's pad is in Chromium (Debian's, driven by
+Playwright): each mouse move while a 7 is drawn, median and 90th percentile, with the
+answers arriving and, alternating with it, with the page's requests refused, which leaves
+the page's pointer handling and one frame (`--repeats` sevens each way, at least 5); and the
+page's main-thread time for each answer it drew. It needs no data (the network is untrained;
+its answers are the same size).
 
 `--live` instead times what watching a run costs it: the simple CNN's lecture epoch
 (training and the test pass, the script's "s/epoch"), as `simple_cnn.py --epochs 1` trains
@@ -190,12 +198,17 @@ def main() -> None:
                         "with its floor at the bf16 matrix-product rate (default: fp32 only)")
     p.add_argument("--prediction-time", action="store_true",
                    help="time one --serve prediction per network instead (default: off)")
+    p.add_argument("--drawing", action="store_true",
+                   help="time each mouse move on the --serve page's pad in Chromium, answers "
+                        "arriving and answers refused, per network instead (default: off)")
     p.add_argument("--live", action="store_true",
                    help="time the simple CNN's epoch with and without the --serve page "
                         "watching it train instead (default: off)")
     args = p.parse_args()
     if args.prediction_time:
         return print_prediction_times(args.networks)
+    if args.drawing:
+        return print_drawing_times(args.networks, args.repeats)
     if args.live:
         return print_live_overhead(args.data_dir, args.repeats)
     try:
@@ -276,9 +289,13 @@ def prediction_time(module, repeats: int = 50) -> tuple[float, float, float, flo
     return tuple(statistics.median(t[5:]) for t in (inside, end_to_end, with_attribution, sweep))
 
 
+def cpu_line() -> str:
+    return (f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
+            f"{platform.processor() or platform.machine()}")
+
+
 def print_prediction_times(names: list[str]) -> None:
-    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}")
+    print(cpu_line())
     print(f"{'network':<24} {'in the server (ms)':>19} {'over HTTP (ms)':>15} "
           f"{'with attribution (ms)':>22} {'a slider swept (ms)':>20}")
     found = networks.find()
@@ -286,6 +303,62 @@ def print_prediction_times(names: list[str]) -> None:
         inside, end_to_end, looked, swept = prediction_time(found[name])
         print(f"{name:<24} {inside:>19.1f} {end_to_end:>15.1f} {looked:>22.1f} {swept:>20.1f}",
               flush=True)
+
+
+def drawing_times(module, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each mouse move while a 7 is drawn on the pad of `module`'s --serve page in
+    Chromium, `repeats` sevens each way, alternating: with the answers arriving, and with the
+    page's requests refused (its pointer handling and one frame, no answer to draw); and the
+    page's main-thread milliseconds for each answer it drew."""
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from pipeline import browser, serve
+
+    httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    refuse = lambda route: route.fulfill(status=400, json={"error": "refused"})
+    times = {"answers": [], "refused": [], "drawn": []}
+    try:
+        with sync_playwright() as p:
+            chromium = browser.launch(p)
+            page = browser.open_page(chromium, f"http://127.0.0.1:{httpd.server_address[1]}/")
+            browser.draw(page, browser.SEVEN)  # warms the page and the server
+            browser.shown(page)
+            for _ in range(repeats):
+                times["answers"] += browser.draw(page, browser.SEVEN)
+                browser.shown(page)
+                times["drawn"] += browser.drawing_times(page)  # since Clear
+                page.route("**/api/*", refuse)
+                times["refused"] += browser.draw(page, browser.SEVEN)
+                page.wait_for_timeout(200)
+                page.unroute("**/api/*")
+            chromium.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return times
+
+
+def print_drawing_times(names: list[str], repeats: int) -> None:
+    repeats = max(repeats, 5)
+    print(f"{cpu_line()}; {repeats} sevens each way")
+    print(f"{'network':<24} {'a move, answers arriving (ms)':>30} {'a move, refused (ms)':>21} "
+          f"{'drawing an answer (ms)':>23}")
+    found = networks.find()
+    for name in names:
+        t = drawing_times(found[name], repeats)
+        print(f"{name:<24} {spread(t['answers']):>30} {spread(t['refused']):>21} "
+              f"{spread(t['drawn'], 1):>23}", flush=True)
+
+
+def spread(times: list[float], scale: float = 1000) -> str:
+    """'median, p90 q' of `times` in milliseconds."""
+    if not times:
+        return "none"
+    times = sorted(scale * t for t in times)
+    return f"{times[len(times) // 2]:.1f}, p90 {times[int(0.9 * len(times))]:.1f}"
 
 
 def drawn_seven() -> bytes:

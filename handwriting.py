@@ -2,12 +2,19 @@
 
     python handwriting.py pictures hand/                  # the digits as pictures
     python handwriting.py read simple_cnn net.safetensors hand/    # through --predict
+    python handwriting.py drawn simple_cnn net.safetensors hand/   # drawn on --serve's page
 
 The digits are UCI's optdigits test set as scikit-learn ships it (`load_digits`: 1,797
 digits by 13 writers, none of them MNIST's; `pip install scikit-learn`): each 8 x 8 count of
 ink (0-16) scaled to 32 x 32, the size of the bitmaps they were counted from, as dark ink on
 white paper with a margin of 4 pixels. `read` gives every picture to the script's --predict,
 as a learner would, and prints the accuracy and what each digit was most often taken for.
+`drawn` draws every picture on the pad of the script's `--serve` page in Chromium with the
+mouse, as a learner draws: its ink thinned to a line one pixel wide (Zhang-Suen), walked from
+end to end in strokes, and drawn along with the page's own round pen; it reads the answer the
+page shows once the last request has landed. It needs Playwright and Debian's Chromium, as
+the page's browser test does (`--every N` draws every Nth picture), and prints how long each
+mouse move took while the answers arrived.
 """
 from __future__ import annotations
 
@@ -64,6 +71,108 @@ def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int]:
     return (*score([label for _, label in pictures], answers), len(pictures))
 
 
+def pen_path(picture: Path) -> list[list[tuple[float, float]]]:
+    """A picture's strokes in the page's pad pixels (280 x 280; the 40 x 40 picture x 7)."""
+    from PIL import Image
+    grey = np.asarray(Image.open(picture).convert("L").resize((40, 40)), dtype=np.float32)
+    scale = 280 / 40
+    return [[((x + 0.5) * scale, (y + 0.5) * scale) for x, y in stroke]
+            for stroke in strokes(thin(1 - grey / 255))]
+
+
+def drawn(script: str, weights: str, folder: Path, every: int = 1) -> tuple[float, Counter, int, list[float]]:
+    """Every `every`th picture drawn on the pad of the script's --serve page with the mouse,
+    in Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
+    seconds each mouse move took while the answers arrived."""
+    from playwright.sync_api import sync_playwright
+
+    from pipeline import browser
+    pictures = labelled(folder)[::every]
+    server = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
+                               "--load", weights, "--serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers, moves = [], []
+    try:
+        line = server.stdout.readline()
+        if not line.startswith("Serving"):
+            raise SystemExit(f"{script}.py --serve: {line}{server.stderr.read().strip()}")
+        with sync_playwright() as p:
+            chromium = browser.launch(p)
+            page = browser.open_page(chromium, line.split(" at ", 1)[1].split()[0])
+            for picture, _ in pictures:
+                moves += browser.draw(page, pen_path(picture))
+                answers.append(int(browser.shown(page)))
+            chromium.close()
+    finally:
+        server.terminate()
+        server.wait()
+    return (*score([label for _, label in pictures], answers), len(pictures), moves)
+
+
+def thin(ink: np.ndarray, levels: int = 8) -> np.ndarray:
+    """`ink` (H x W in [0, 1]) worn down to lines 1 pixel wide along its darkest ridges.
+
+    Zhang and Suen's thinning (1984) of the pixels at least half inked, taking off the
+    palest first: at each of `levels` rising shades only pixels up to that shade may go, so
+    what is left of a thick, blurred stroke is its middle, where the pen pressed hardest."""
+    img = np.pad((ink >= 0.5).astype(np.uint8), 1)
+    shade = np.pad(ink, 1)
+    for level in [*np.linspace(0.5, 1, levels + 1)[1:], np.inf]:
+        while peel(img, shade <= level):
+            pass
+    return img[1:-1, 1:-1].astype(bool)
+
+
+def peel(img: np.ndarray, may: np.ndarray) -> bool:
+    """One pass of Zhang and Suen's two steps over `img` (0/1, changed in place), taking off
+    only pixels where `may`; whether any went."""
+    removed = False
+    for step in (0, 1):
+        # p2..p9: the 8 neighbours clockwise from the one above
+        p = [np.roll(img, shift, (0, 1)) for shift in
+             ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
+        count = sum(p)
+        turns = sum((p[i] == 0) & (p[(i + 1) % 8] == 1) for i in range(8))
+        if step == 0:
+            side = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
+        else:
+            side = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
+        gone = (img == 1) & may & (count >= 2) & (count <= 6) & (turns == 1) & side
+        if gone.any():
+            img[gone] = 0
+            removed = True
+    return removed
+
+
+def strokes(line: np.ndarray) -> list[list[tuple[int, int]]]:
+    """A thinned picture's lines as pen strokes: lists of (x, y), each from an end if it has one.
+
+    Neighbouring pixels are joined (a diagonal only where no pixel beside both joins them
+    already), and each stroke goes on while it can, turning as little as it may."""
+    on = {(int(x), int(y)) for y, x in zip(*np.nonzero(line))}
+    step = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dx or dy]
+    edges = {a: set() for a in on}
+    for (x, y) in on:
+        for dx, dy in step:
+            b = (x + dx, y + dy)
+            if b in on and not (dx and dy and ((x + dx, y) in on or (x, y + dy) in on)):
+                edges[(x, y)].add(b)
+    paths, drawn = [], set()
+    while live := [a for a in sorted(edges) if edges[a]]:
+        ends = [a for a in live if len(edges[a]) % 2]  # where a line ends or branches
+        path, at, heading = [(ends or live)[0]], (ends or live)[0], (0, 0)
+        while edges[at]:
+            nxt = max(sorted(edges[at]), key=lambda b: (b[0] - at[0]) * heading[0]
+                      + (b[1] - at[1]) * heading[1])
+            edges[at].discard(nxt)
+            edges[nxt].discard(at)
+            heading, at = (nxt[0] - at[0], nxt[1] - at[1]), nxt
+            path.append(at)
+        paths.append(path)
+        drawn.update(path)
+    return paths + [[a] for a in sorted(on - drawn)]  # a lone pixel is a dot
+
+
 def score(labels: list[int], answers: list[int]) -> tuple[float, Counter]:
     mistakes = Counter((a, b) for a, b in zip(labels, answers) if a != b)
     return 100.0 * sum(a == b for a, b in zip(labels, answers)) / len(labels), mistakes
@@ -77,8 +186,10 @@ def report(how: str, accuracy: float, mistakes: Counter, n: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("pictures", "read"))
+    p.add_argument("what", choices=("pictures", "read", "drawn"))
     p.add_argument("args", nargs="+", metavar="ARG", help="FOLDER, or SCRIPT WEIGHTS FOLDER")
+    p.add_argument("--every", type=int, default=1, metavar="N",
+                   help="drawn: draw every Nth picture (default: all)")
     args = p.parse_args(argv)
     if args.what == "pictures":
         print(f"{write_pictures(Path(args.args[0]))} pictures in {args.args[0]}")
@@ -86,7 +197,14 @@ def main(argv: list[str] | None = None) -> None:
     if len(args.args) != 3:
         p.error(f"{args.what} takes SCRIPT WEIGHTS FOLDER")
     script, weights, folder = args.args[0].removesuffix(".py"), args.args[1], Path(args.args[2])
-    report("as pictures through --predict", *read(script, weights, folder))
+    if args.what == "read":
+        report("as pictures through --predict", *read(script, weights, folder))
+    else:
+        accuracy, mistakes, n, moves = drawn(script, weights, folder, args.every)
+        report("drawn on the page with the mouse", accuracy, mistakes, n)
+        moves.sort()
+        print(f"each mouse move: median {1000 * moves[len(moves) // 2]:.1f} ms, "
+              f"90th percentile {1000 * moves[int(0.9 * len(moves))]:.1f} ms, of {len(moves)}")
 
 
 if __name__ == "__main__":

@@ -278,13 +278,14 @@ def test_a_run_that_stops_says_its_line_on_the_page_and_exits(how, status, words
 def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from test_explain import browser, draw_seven
+    from pipeline import browser
+    from test_explain import need_browser
 
-    executable = browser()
+    need_browser()
     proc, url = start(mnist_dir, "--epochs", "12", "--save-model", str(tmp_path / "net.pt"),
                       "--checkpoint", str(tmp_path / "ck.pt"))
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        chromium = browser.launch(p)
         page = chromium.new_page(viewport={"width": 1200, "height": 1100})
         page.goto(url)
         page.wait_for_function("document.getElementById('chart').dataset.losses > 0")
@@ -295,7 +296,7 @@ def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir
         page.wait_for_timeout(3000)
         assert page.evaluate("document.getElementById('chart').dataset.losses") == first
         assert page.text_content("#live-line").startswith("paused at epoch ")
-        draw_seven(page)
+        browser.draw(page, browser.SEVEN)
         page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
         assert "as it was at epoch" in page.text_content("#timing")
         page.click("#continue")

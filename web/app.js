@@ -63,6 +63,8 @@ const pad = $("pad");
 const ink = pad.getContext("2d");
 // The pad's pointer handlers only draw ink and note that the picture changed: the picture is
 // encoded when it is sent (one request at a time), and an answer is drawn at the next frame.
+// While a stroke is being drawn the server is asked for the prediction and its layers only;
+// where it looked and what it tolerates follow when the stroke ends.
 let drawing = false, dirty = false, inFlight = false, hasPicture = false, dropped = null;
 let sent = null, shownInput = null;  // the picture last sent, and its prepared 28 x 28
 
@@ -111,9 +113,11 @@ async function send() {
   try {
     const image = dropped || pad.toDataURL("image/png");
     const training = run.source !== null && !run.over;  // while it trains, a bar's click asks
-    showSoon(await api("/api/predict", { image, attribution: !training }));
+    const whole = !drawing;  // the stroke has ended: where it looked and what it tolerates too
+    showSoon(await api("/api/predict", { image, attribution: whole && !training }));
     sent = image;
-    askTolerance();
+    for (const id of ["attribution", "sweeps"]) $(id).classList.toggle("stale", !whole);
+    if (whole) askTolerance();
     $("status").textContent = "";
   } catch (error) {
     $("status").textContent = error.message;
@@ -131,6 +135,7 @@ $("clear").addEventListener("click", () => {
   $("digit").textContent = "–";
   $("confidence").textContent = "";
   $("layers").replaceChildren();
+  delete $("layers").dataset.key;
   $("steps").replaceChildren();
   $("attribution").replaceChildren();
   $("sweeps").replaceChildren();
@@ -175,30 +180,54 @@ function showSoon(answer) {  // at most one redraw per frame, of the latest answ
   pendingAnswer = answer;
 }
 
-function show(answer) {
+function show(answer) {  // repainted in place: the elements are made again only when their number changes
   $("digit").textContent = answer.digit;
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);
-  $("steps").replaceChildren(...answer.steps.map(stepFigure));
-  const bars = answer.probabilities.map((p, d) => {
-    const row = document.createElement("div");
-    row.className = "bar" + (d === answer.digit ? " best" : "");
-    row.dataset.digit = d;
-    row.innerHTML = `<span class="label">${d}</span><span class="fill" style="width:${(100 * p).toFixed(1)}%"></span><span class="value">${(100 * p).toFixed(1)}%</span>`;
-    row.addEventListener("click", () => attributeTo(d));
-    return row;
-  });
-  $("bars").replaceChildren(...bars);
+  made($("steps"), answer.steps.length, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
+  made($("bars"), answer.probabilities.length, bar).forEach((row, d) => fillBar(row, answer.probabilities[d], answer.digit));
   shownInput = answer.input;
   if (answer.attribution) showAttribution(answer.attribution);
-  const panels = [];
+  showLayers(answer);
+}
+
+function made(box, count, make) {  // box's children, made anew only when their number changes
+  if (box.children.length !== count) box.replaceChildren(...Array.from({ length: count }, (_, i) => make(i)));
+  return [...box.children];
+}
+
+function bar(d) {
+  const row = document.createElement("div");
+  row.className = "bar";
+  row.dataset.digit = d;
+  row.innerHTML = '<span class="label"></span><span class="fill"></span><span class="value"></span>';
+  row.addEventListener("click", () => attributeTo(d));
+  return row;
+}
+
+function fillBar(row, p, best) {
+  const d = Number(row.dataset.digit), [label, fill, value] = row.children;
+  row.classList.toggle("best", d === best);
+  label.textContent = d;
+  fill.style.width = `${(100 * p).toFixed(1)}%`;
+  value.textContent = `${(100 * p).toFixed(1)}%`;
+}
+
+function showLayers(answer) {  // a panel per layer, made once per network, repainted after
+  const shown = [];
   answer.layers.forEach((layer, index) => {
-    if (index === answer.flatten.before) panels.push(flattenPanel(answer.flatten));
-    panels.push(layerPanel(layer));
+    if (index === answer.flatten.before) shown.push(answer.flatten);
+    shown.push(layer);
   });
-  $("layers").replaceChildren(...panels);
+  const key = shown.map((l) => l.name ? `${l.name} ${l.shape} ${l.maps ? l.maps.length : ""}` : "flatten").join();
+  const box = $("layers");
+  if (box.dataset.key !== key) {
+    box.replaceChildren(...shown.map((l) => l.name ? layerPanel(l) : flattenPanel(l)));
+    box.dataset.key = key;
+  }
+  [...box.children].forEach((panel, i) => shown[i].name ? fillLayer(panel, shown[i]) : fillFlatten(panel, shown[i]));
 }
 
 // ---------------------------------------------------------------- where it looked (Captum)
@@ -254,80 +283,86 @@ function overlay(canvas, input, map) {  // the input in grey, the attribution ov
   ctx.putImageData(picture, 0, 0);
 }
 
-function stepFigure(step, index) {  // one step of the preparation: its picture and numbers
+function stepFigure() {  // one step of the preparation: its picture and numbers
   const cell = document.createElement("figure");
-  const canvas = document.createElement("canvas");
+  cell.append(document.createElement("canvas"), document.createElement("figcaption"));
+  return cell;
+}
+
+function fillStep(cell, step, index) {
+  const [canvas, caption] = cell.children;
   const [h, w] = [step.pixels.length, step.pixels[0].length];
   canvas.style.width = `${Math.round(84 * w / Math.max(h, w))}px`;
   canvas.style.height = `${Math.round(84 * h / Math.max(h, w))}px`;
   const [low, high] = step.name === "normalised" ? range(step.pixels) : [0, 1];
   paintGrid(canvas, step.pixels, low, high, GREYS);
-  const caption = document.createElement("figcaption");
   caption.innerHTML = `<b>${index + 1}. ${step.name}</b>`;
   caption.append(step.note);
-  cell.append(canvas, caption);
-  return cell;
 }
 
-function panel(title) {
+function panel() {
   const box = document.createElement("div");
   box.className = "layer";
-  const heading = document.createElement("h3");
-  heading.textContent = title;
-  box.append(heading);
+  box.append(document.createElement("h3"));
   return box;
 }
 
 function layerPanel(layer) {
-  const box = panel(`${layer.name}: ${layer.shape.join(" x ")}`);
+  const box = panel();
   box.dataset.layer = layer.name;
-  if (layer.maps) {
-    if (layer.maps.length < layer.shape[0]) {
-      const note = document.createElement("p");
-      note.className = "hint";
-      note.textContent = `${layer.maps.length} of ${layer.shape[0]} channels, most active first`;
-      box.append(note);
-    }
-    const maps = document.createElement("div");
-    maps.className = "maps";
-    for (const map of layer.maps) {
-      const canvas = document.createElement("canvas");
-      canvas.width = canvas.height = 56;
-      canvas.title = `channel ${map.channel}`;
-      const [low, high] = range(map.values);
-      paintGrid(canvas, map.values, low, high);
-      if (layer.filters) {
-        canvas.classList.add("clickable");
-        canvas.addEventListener("click", () => zoom(layer, map));
-      }
-      maps.append(canvas);
-    }
-    box.append(maps);
-  } else {
-    box.append(strip(layer.values));
+  if (!layer.maps) {
+    box.append(document.createElement("canvas"));
+    return box;
   }
+  const note = document.createElement("p");
+  note.className = "hint";
+  note.hidden = layer.maps.length === layer.shape[0];
+  note.textContent = `${layer.maps.length} of ${layer.shape[0]} channels, most active first`;
+  const maps = document.createElement("div");
+  maps.className = "maps";
+  for (const _ of layer.maps) {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 56;
+    if (layer.filters) canvas.classList.add("clickable");
+    maps.append(canvas);
+  }
+  box.append(note, maps);
   return box;
 }
 
-function flattenPanel(flatten) {
-  const box = panel(`flatten: ${flatten.size} → ${flatten.into}`);
+function fillLayer(box, layer) {
+  box.firstChild.textContent = `${layer.name}: ${layer.shape.join(" x ")}`;
+  if (!layer.maps) return strip(box.lastChild, layer.values);
+  [...box.lastChild.children].forEach((canvas, i) => {
+    const map = layer.maps[i], [low, high] = range(map.values);
+    canvas.title = `channel ${map.channel}`;
+    paintGrid(canvas, map.values, low, high);
+    if (layer.filters) canvas.onclick = () => zoom(layer, map);
+  });
+}
+
+function flattenPanel() {
+  const box = panel();
   box.classList.add("flatten");
-  box.append(strip(flatten.values));
+  box.append(document.createElement("canvas"));
   return box;
 }
 
-function strip(values) {
+function fillFlatten(box, flatten) {
+  box.firstChild.textContent = `flatten: ${flatten.size} → ${flatten.into}`;
+  strip(box.lastChild, flatten.values);
+}
+
+function strip(canvas, values) {  // a vector as rows of cells, 224 pixels wide
   const width = Math.max(1, Math.ceil(Math.sqrt(values.length) * 2));
   const rows = [];
   for (let i = 0; i < values.length; i += width) rows.push(values.slice(i, i + width));
   const last = rows[rows.length - 1];
   while (last.length < width) last.push(NaN);
-  const canvas = document.createElement("canvas");
-  canvas.width = 224;
-  canvas.height = Math.max(8, Math.round(224 * rows.length / width));
+  canvas.style.width = "224px";
+  canvas.style.height = `${Math.max(8, Math.round(224 * rows.length / width))}px`;
   const [low, high] = range(values);
   paintGrid(canvas, rows, low, high);
-  return canvas;
 }
 
 function zoom(layer, map) {

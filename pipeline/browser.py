@@ -1,0 +1,73 @@
+"""The --serve page in a real browser: Chromium driven by Playwright, drawing with the mouse.
+
+benchmark.py --drawing, handwriting.py drawn and the page's browser test draw on the pad as
+a learner does: the mouse pressed, moved point by point along each stroke, released. Debian's
+Chromium (Playwright's own browser download needs the internet) and Playwright from pip.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+
+from pipeline.errors import UserError
+
+PAD = 280  # the pad's pixels (web/index.html); strokes are given in them
+SEVEN = [[(70 + 5 * i, 60) for i in range(29)] + [(210 - 2.5 * i, 60 + 5 * i) for i in range(1, 41)]]
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def launch(playwright):
+    """Chromium, headless; a UserError that says how to install what is missing."""
+    executable = chromium()
+    if executable is None:
+        raise UserError("no Chromium here (as root: apt-get install --no-install-recommends chromium)")
+    return playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+    page.goto(url)
+    page.wait_for_selector("#slide-output td", state="attached")  # the page has started
+    return page
+
+
+def draw(page, strokes: list[list[tuple[float, float]]], clear: bool = True) -> list[float]:
+    """Clear the pad and draw `strokes` (lists of (x, y) in pad pixels) with the mouse; the
+    seconds each move took, as Chromium dispatched it to the page and the page handled it."""
+    if clear:
+        page.click("#clear")
+    box = page.locator("#pad").bounding_box()
+    at = lambda x, y: (box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD)
+    moves = []
+    for stroke in strokes:
+        page.mouse.move(*at(*stroke[0]))
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            started = time.perf_counter()
+            page.mouse.move(*at(x, y))
+            moves.append(time.perf_counter() - started)
+        page.mouse.up()
+    return moves
+
+
+def shown(page) -> str:
+    """The digit the page shows once its answer is for the picture now on the pad (the
+    server is asked for that picture's digit, and the page waited for; 5 s at most)."""
+    return page.evaluate("""async () => {
+        const pad = document.getElementById("pad").toDataURL("image/png");
+        const r = await fetch("/api/predict", {method: "POST",
+            headers: {"Content-Type": "application/json"}, body: JSON.stringify({image: pad})});
+        const digit = String((await r.json()).digit);
+        for (let i = 0; i < 200 && document.getElementById("digit").textContent !== digit; i++)
+            await new Promise((go) => setTimeout(go, 25));
+        return document.getElementById("digit").textContent;
+    }""")
+
+
+def drawing_times(page) -> list[float]:
+    """The page's main-thread milliseconds for each answer it drew since Clear (it notes them)."""
+    noted = page.get_attribute("#timing", "data-drawn-ms")
+    return [float(t) for t in noted.split()] if noted else []
