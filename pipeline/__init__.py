@@ -21,6 +21,7 @@ outside and import it, never the other way round:
     shapes.py       a layer that does not fit (Linear(100, 10)), said before any data
     layers.py       blocks that several networks share (BasicConv2d, Reduction_A)
     serve.py        --serve: the page in web/ and its JSON API
+    browser.py      the page in Chromium, drawn on with the mouse (Playwright)
     files.py        writing files whole or not at all
     distributed.py  torchrun: process group, shards, all-reduce; no-ops without it
     interrupts.py   Ctrl-C, SIGTERM, SIGHUP: one line, and every rank stops at one step

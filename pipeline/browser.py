@@ -54,17 +54,20 @@ def draw(page, strokes: list[list[tuple[float, float]]], clear: bool = True) -> 
 
 
 def shown(page) -> str:
-    """The digit the page shows once its answer is for the picture now on the pad (the
-    server is asked for that picture's digit, and the page waited for; 5 s at most)."""
-    return page.evaluate("""async () => {
+    """The digit the page shows once its answer is for the picture now on the pad: the
+    server is asked for that picture's digit, and the page waited for (5 s at most)."""
+    digit, on_page = page.evaluate("""async () => {
         const pad = document.getElementById("pad").toDataURL("image/png");
         const r = await fetch("/api/predict", {method: "POST",
             headers: {"Content-Type": "application/json"}, body: JSON.stringify({image: pad})});
-        const digit = String((await r.json()).digit);
-        for (let i = 0; i < 200 && document.getElementById("digit").textContent !== digit; i++)
+        const digit = String((await r.json()).digit), shown = document.getElementById("digit");
+        for (let i = 0; i < 200 && shown.textContent !== digit; i++)
             await new Promise((go) => setTimeout(go, 25));
-        return document.getElementById("digit").textContent;
+        return [digit, shown.textContent];
     }""")
+    if on_page != digit:
+        raise AssertionError(f"the page shows {on_page} 5 s after the stroke; its picture reads {digit}")
+    return digit
 
 
 def drawing_times(page) -> list[float]:
