@@ -2,6 +2,7 @@
 
     python handwriting.py pictures hand/                  # the digits as pictures
     python handwriting.py read simple_cnn net.safetensors hand/    # through --predict
+    python handwriting.py traced hand/ traced/            # the strokes `drawn` draws, as pictures
     python handwriting.py drawn simple_cnn net.safetensors hand/   # drawn on --serve's page
 
 The digits are UCI's optdigits test set as scikit-learn ships it (`load_digits`: 1,797
@@ -10,11 +11,14 @@ ink (0-16) scaled to 32 x 32, the size of the bitmaps they were counted from, as
 white paper with a margin of 4 pixels. `read` gives every picture to the script's --predict,
 as a learner would, and prints the accuracy and what each digit was most often taken for.
 `drawn` draws every picture on the pad of the script's `--serve` page in Chromium with the
-mouse, as a learner draws: its ink thinned to a line one pixel wide (Zhang-Suen), walked from
-end to end in strokes, and drawn along with the page's own round pen; it reads the answer the
-page shows once the last request has landed. It needs Playwright and Debian's Chromium, as
-the page's browser test does (`--every N` draws every Nth picture), and prints how long each
-mouse move took while the answers arrived.
+mouse, as a learner draws: its ink, scaled to 200 x 200, thinned to a line one pixel wide
+(Zhang-Suen), walked from end to end in strokes, and drawn along them with the page's own
+round pen; it reads the answer the page shows once the last request has landed. It needs
+Playwright and Debian's Chromium, as the page's browser test does (`--every N` draws every
+Nth picture), and prints how long each mouse move took while the answers arrived. The
+tracing loses some of a picture (a short, thick stroke can thin to a stub): `traced` draws
+every picture's strokes with a pen like the page's, beside the picture, and prints how many
+pictures lost more than 5% of their ink by it.
 """
 from __future__ import annotations
 
@@ -27,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import browser
+
 ROOT = Path(__file__).resolve().parent
 NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
+PEN = 18  # the page's pen, in pad pixels (web/app.js: ink.lineWidth)
 
 
 def write_pictures(folder: Path) -> int:
@@ -71,13 +78,55 @@ def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int]:
     return (*score([label for _, label in pictures], answers), len(pictures))
 
 
-def pen_path(picture: Path) -> list[list[tuple[float, float]]]:
-    """A picture's strokes in the page's pad pixels (280 x 280; the 40 x 40 picture x 7)."""
+TRACED = 200  # pictures are thinned at 5 times their 40 x 40: more of short, thick strokes stays
+
+
+def pen_path(picture: Path, step: float = 7) -> list[list[tuple[float, float]]]:
+    """A picture's strokes in the page's pad pixels (280 x 280): its ink thinned at 200 x 200,
+    a point each `step` pixels along (a mouse moved at 420 pixels a second, 60 events a second)."""
     from PIL import Image
-    grey = np.asarray(Image.open(picture).convert("L").resize((40, 40)), dtype=np.float32)
-    scale = 280 / 40
-    return [[((x + 0.5) * scale, (y + 0.5) * scale) for x, y in stroke]
-            for stroke in strokes(thin(1 - grey / 255))]
+    grey = Image.open(picture).convert("L").resize((TRACED, TRACED), Image.Resampling.BICUBIC)
+    ink = np.clip(1 - np.asarray(grey, dtype=np.float32) / 255, 0, 1)
+    scale = browser.PAD / TRACED
+    return [spaced([((x + 0.5) * scale, (y + 0.5) * scale) for x, y in stroke], step)
+            for stroke in strokes(thin(ink))]
+
+
+def spaced(stroke: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
+    """The stroke's points at least `step` apart, from its first to its last."""
+    kept = stroke[:1]
+    for x, y in stroke[1:-1]:
+        if np.hypot(x - kept[-1][0], y - kept[-1][1]) >= step:
+            kept.append((x, y))
+    return kept + stroke[-1:] if len(stroke) > 1 else kept
+
+
+def traced(folder: Path, out: Path) -> tuple[float, int]:
+    """Every picture's strokes drawn as the page's pen draws them (round, 18 pixels wide on
+    280 x 280) into `out`, beside the picture; the share (%) of pictures with more than 5% of
+    their ink (the pixels at least half inked) farther than 3 picture pixels from the strokes,
+    and how many pictures."""
+    from PIL import Image, ImageDraw
+    from scipy import ndimage
+    out.mkdir(parents=True, exist_ok=True)
+    lost = 0
+    pictures = labelled(folder)
+    for picture, _ in pictures:
+        drawing = Image.new("L", (browser.PAD, browser.PAD), 255)
+        pen = ImageDraw.Draw(drawing)
+        for stroke in pen_path(picture):
+            pen.line(stroke, fill=0, width=PEN, joint="curve")
+            for x, y in (stroke[0], stroke[-1]):
+                pen.ellipse([x - PEN / 2, y - PEN / 2, x + PEN / 2, y + PEN / 2], fill=0)
+        shown = Image.open(picture).convert("L").resize(drawing.size, Image.Resampling.BILINEAR)
+        ink, line = np.asarray(shown) < 128, np.asarray(drawing) < 128
+        far = ndimage.distance_transform_edt(~line) > 3 * browser.PAD / 40
+        lost += (ink & far).sum() > 0.05 * ink.sum()
+        side = Image.new("L", (2 * browser.PAD, browser.PAD), 255)
+        side.paste(shown, (0, 0))
+        side.paste(drawing, (browser.PAD, 0))
+        side.save(out / picture.name)
+    return 100.0 * lost / len(pictures), len(pictures)
 
 
 def drawn(script: str, weights: str, folder: Path, every: int = 1) -> tuple[float, Counter, int, list[float]]:
@@ -85,8 +134,6 @@ def drawn(script: str, weights: str, folder: Path, every: int = 1) -> tuple[floa
     in Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
     seconds each mouse move took while the answers arrived."""
     from playwright.sync_api import sync_playwright
-
-    from pipeline import browser
     pictures = labelled(folder)[::every]
     server = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
                                "--load", weights, "--serve", "--port", "0"],
@@ -186,13 +233,21 @@ def report(how: str, accuracy: float, mistakes: Counter, n: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("pictures", "read", "drawn"))
-    p.add_argument("args", nargs="+", metavar="ARG", help="FOLDER, or SCRIPT WEIGHTS FOLDER")
+    p.add_argument("what", choices=("pictures", "read", "traced", "drawn"))
+    p.add_argument("args", nargs="+", metavar="ARG",
+                   help="FOLDER (pictures), FOLDER OUT (traced), or SCRIPT WEIGHTS FOLDER")
     p.add_argument("--every", type=int, default=1, metavar="N",
                    help="drawn: draw every Nth picture (default: all)")
     args = p.parse_args(argv)
     if args.what == "pictures":
         print(f"{write_pictures(Path(args.args[0]))} pictures in {args.args[0]}")
+        return
+    if args.what == "traced":
+        if len(args.args) != 2:
+            p.error("traced takes FOLDER OUT")
+        lost, n = traced(Path(args.args[0]), Path(args.args[1]))
+        print(f"{n} pictures and their strokes in {args.args[1]}; {lost:.1f}% of them lost more "
+              f"than 5% of their ink (farther than 3 pixels from the strokes)")
         return
     if len(args.args) != 3:
         p.error(f"{args.what} takes SCRIPT WEIGHTS FOLDER")

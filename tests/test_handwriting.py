@@ -53,8 +53,11 @@ def test_a_picture_s_pen_path_is_in_the_pad_s_pixels(tmp_path):
     paper[18:21, 8:32] = 0  # a dark bar, 3 pixels thick, on white
     Image.fromarray(paper).save(tmp_path / "0000-1.png")
     (stroke,) = hw.pen_path(tmp_path / "0000-1.png")
-    assert {y for _, y in stroke} == {19.5 * 7}  # the bar's middle row, x 7
-    assert [x / 7 - 0.5 for x, _ in stroke] == list(range(9, 30))  # columns 8..31, less its ends
+    assert {y for _, y in stroke} == {19.5 * 7}  # the bar's middle row, in the pad's 280 x 280
+    xs = [x for x, _ in stroke]  # columns 8..31 (56..224 on the pad), less a little at each end
+    assert xs == sorted(xs) and xs[0] < 10 * 7 and xs[-1] > 30 * 7
+    assert all(7 <= d < 7 + 280 / hw.TRACED for d in np.diff(xs[:-1]))  # a point each 7 pixels
+    assert len(hw.pen_path(tmp_path / "0000-1.png", step=0)[0]) > 100  # each pixel thinned at
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
@@ -91,6 +94,22 @@ def test_drawn_draws_every_picture_on_the_page_and_reads_what_it_shows(trained, 
     points = sum(len(s) - 1 for p, _ in hw.labelled(folder) for s in hw.pen_path(p))
     assert n == 2 and len(moves) == points > 20 and min(moves) > 0
     assert accuracy == 100.0 * (2 - sum(mistakes.values())) / 2
+
+
+def test_traced_draws_the_strokes_beside_each_picture_and_counts_what_they_lost(tmp_path):
+    from PIL import ImageDraw
+
+    pictures = [Image.new("L", (40, 40), 255) for _ in range(3)]
+    ImageDraw.Draw(pictures[0]).ellipse([10, 6, 30, 34], outline=0, width=3)  # a 0, pen-thin
+    ImageDraw.Draw(pictures[1]).line([(20, 6), (20, 34)], fill=0, width=3)  # a 1
+    ImageDraw.Draw(pictures[2]).rectangle([6, 6, 33, 33], fill=0)  # a blot: a line or two of it
+    for i, (picture, digit) in enumerate(zip(pictures, (0, 1, 8))):
+        picture.save(tmp_path / f"{i:04d}-{digit}.png")
+    lost, n = hw.traced(tmp_path, tmp_path / "traced")
+    assert n == 3 and lost == 100 / 3  # the blot; the 0 and the 1 keep their ink
+    side = np.asarray(Image.open(tmp_path / "traced" / "0000-0.png"))
+    assert side.shape == (280, 560) and side[:, 280:].min() == 0  # the picture, then its strokes
+    assert side[140, 280 + 140] == 255 and side[140, 280 + 80] == 0  # round the 0, not across
 
 
 def test_a_folder_without_pictures_says_how_to_make_them(tmp_path):
