@@ -208,7 +208,10 @@ def main() -> None:
     if args.prediction_time:
         return print_prediction_times(args.networks)
     if args.drawing:
-        return print_drawing_times(args.networks, args.repeats)
+        try:
+            return print_drawing_times(args.networks, args.repeats)
+        except UserError as e:
+            raise SystemExit(f"error: {e}")
     if args.live:
         return print_live_overhead(args.data_dir, args.repeats)
     try:

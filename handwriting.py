@@ -16,9 +16,9 @@ mouse, as a learner draws: its ink, scaled to 200 x 200, thinned to a line one p
 round pen; it reads the answer the page shows once the last request has landed. It needs
 Playwright and Debian's Chromium, as the page's browser test does (`--every N` draws every
 Nth picture), and prints how long each mouse move took while the answers arrived. The
-tracing loses some of a picture (a short, thick stroke can thin to a stub): `traced` draws
-every picture's strokes with a pen like the page's, beside the picture, and prints how many
-pictures lost more than 5% of their ink by it.
+tracing loses some of a picture (a short, thick stroke can thin to a stub, a loop filled in
+can thin to a line): `traced` draws every picture's strokes with a pen like the page's,
+beside the picture, and prints how many pictures lost more than 5% of their ink by it.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import browser
+from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parent
 NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
@@ -107,7 +108,10 @@ def traced(folder: Path, out: Path) -> tuple[float, int]:
     their ink (the pixels at least half inked) farther than 3 picture pixels from the strokes,
     and how many pictures."""
     from PIL import Image, ImageDraw
-    from scipy import ndimage
+    try:
+        from scipy import ndimage
+    except ImportError:
+        raise SystemExit("handwriting.py traced needs SciPy (pip install scikit-learn brings it)")
     out.mkdir(parents=True, exist_ok=True)
     lost = 0
     pictures = labelled(folder)
@@ -129,7 +133,8 @@ def traced(folder: Path, out: Path) -> tuple[float, int]:
     return 100.0 * lost / len(pictures), len(pictures)
 
 
-def drawn(script: str, weights: str, folder: Path, every: int = 1) -> tuple[float, Counter, int, list[float]]:
+def drawn(script: str, weights: str, folder: Path,
+          every: int = 1) -> tuple[float, Counter, int, list[float]]:
     """Every `every`th picture drawn on the pad of the script's --serve page with the mouse,
     in Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
     seconds each mouse move took while the answers arrived."""
@@ -255,7 +260,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "read":
         report("as pictures through --predict", *read(script, weights, folder))
     else:
-        accuracy, mistakes, n, moves = drawn(script, weights, folder, args.every)
+        try:
+            accuracy, mistakes, n, moves = drawn(script, weights, folder, args.every)
+        except UserError as e:
+            raise SystemExit(f"error: {e}")
         report("drawn on the page with the mouse", accuracy, mistakes, n)
         moves.sort()
         print(f"each mouse move: median {1000 * moves[len(moves) // 2]:.1f} ms, "

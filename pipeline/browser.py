@@ -12,6 +12,7 @@ import time
 from pipeline.errors import UserError
 
 PAD = 280  # the pad's pixels (web/index.html); strokes are given in them
+# a 7 in one stroke, a point every 5 pixels or so: the bar, then down to the left
 SEVEN = [[(70 + 5 * i, 60) for i in range(29)] + [(210 - 2.5 * i, 60 + 5 * i) for i in range(1, 41)]]
 
 
@@ -66,7 +67,7 @@ def shown(page) -> str:
         return [digit, shown.textContent];
     }""")
     if on_page != digit:
-        raise AssertionError(f"the page shows {on_page} 5 s after the stroke; its picture reads {digit}")
+        raise UserError(f"the page shows {on_page} 5 s after the stroke; its picture reads {digit}")
     return digit
 
 
