@@ -262,34 +262,41 @@ def prediction_time(module, repeats: int = 50) -> tuple[float, float, float, flo
     end with where it looked (Captum's three attributions, as the page asks for them); and of
     one /api/tolerate answer sweeping the rotation (38 changed pictures), end to end."""
     import json
-    import threading
     import urllib.request
 
-    from pipeline import serve
-
     body = drawn_seven()
-    httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/api/"
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for localhost
     looked = json.dumps({**json.loads(body), "attribution": True}).encode()
     swept = json.dumps({**json.loads(body), "sliders": {"rotate": 15}, "sweep": "rotate"}).encode()
     inside, end_to_end, with_attribution, sweep = [], [], [], []
-    try:
+    with serving(module) as url:
         for _ in range(repeats + 5):  # the first few warm up
             for path, data, times in (("predict", body, end_to_end),
                                       ("predict", looked, with_attribution),
                                       ("tolerate", swept, sweep)):
                 started = time.perf_counter()
-                with direct.open(urllib.request.Request(url + path, data=data)) as response:
+                with direct.open(urllib.request.Request(f"{url}api/{path}", data=data)) as response:
                     answer = json.loads(response.read())
                 times.append(1000 * (time.perf_counter() - started))
                 if data is body:
                     inside.append(answer["milliseconds"])
+    return tuple(statistics.median(t[5:]) for t in (inside, end_to_end, with_attribution, sweep))
+
+
+@contextlib.contextmanager
+def serving(module):
+    """`module`'s untrained network served in this process, as --serve serves it: its URL."""
+    import threading
+
+    from pipeline import serve
+
+    httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     finally:
         httpd.shutdown()
         httpd.server_close()
-    return tuple(statistics.median(t[5:]) for t in (inside, end_to_end, with_attribution, sweep))
 
 
 def cpu_line() -> str:
@@ -313,34 +320,26 @@ def drawing_times(module, repeats: int) -> dict[str, list[float]]:
     Chromium, `repeats` sevens each way, alternating: with the answers arriving, and with the
     page's requests refused (its pointer handling and one frame, no answer to draw); and the
     page's main-thread milliseconds for each answer it drew."""
-    import threading
-
     from playwright.sync_api import sync_playwright
 
-    from pipeline import browser, serve
+    from pipeline import browser
 
-    httpd = serve.make_server(module.Net(), module.__name__, "127.0.0.1", 0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     refuse = lambda route: route.fulfill(status=400, json={"error": "refused"})
     times = {"answers": [], "refused": [], "drawn": []}
-    try:
-        with sync_playwright() as p:
-            chromium = browser.launch(p)
-            page = browser.open_page(chromium, f"http://127.0.0.1:{httpd.server_address[1]}/")
-            browser.draw(page, browser.SEVEN)  # warms the page and the server
+    with serving(module) as url, sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, url)
+        browser.draw(page, browser.SEVEN)  # warms the page and the server
+        browser.shown(page)
+        for _ in range(repeats):
+            times["answers"] += browser.draw(page, browser.SEVEN)
             browser.shown(page)
-            for _ in range(repeats):
-                times["answers"] += browser.draw(page, browser.SEVEN)
-                browser.shown(page)
-                times["drawn"] += browser.drawing_times(page)  # since Clear
-                page.route("**/api/*", refuse)
-                times["refused"] += browser.draw(page, browser.SEVEN)
-                page.wait_for_timeout(200)
-                page.unroute("**/api/*")
-            chromium.close()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+            times["drawn"] += browser.drawing_times(page)  # since Clear
+            page.route("**/api/*", refuse)
+            times["refused"] += browser.draw(page, browser.SEVEN)
+            page.wait_for_timeout(200)
+            page.unroute("**/api/*")
+        chromium.close()
     return times
 
 

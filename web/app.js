@@ -135,7 +135,6 @@ $("clear").addEventListener("click", () => {
   $("digit").textContent = "–";
   $("confidence").textContent = "";
   $("layers").replaceChildren();
-  delete $("layers").dataset.key;
   $("steps").replaceChildren();
   $("attribution").replaceChildren();
   $("sweeps").replaceChildren();
@@ -186,19 +185,22 @@ function show(answer) {  // repainted in place: the elements are made again only
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);
-  made($("steps"), answer.steps.length, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
-  made($("bars"), answer.probabilities.length, bar).forEach((row, d) => fillBar(row, answer.probabilities[d], answer.digit));
+  made($("steps"), "", answer.steps, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
+  made($("bars"), "", answer.probabilities, bar).forEach((row, d) => fillBar(row, answer.probabilities[d], answer.digit));
   shownInput = answer.input;
   if (answer.attribution) showAttribution(answer.attribution);
   showLayers(answer);
 }
 
-function made(box, count, make) {  // box's children, made anew only when their number changes
-  if (box.children.length !== count) box.replaceChildren(...Array.from({ length: count }, (_, i) => make(i)));
+function made(box, key, items, make) {  // box's children, made anew only when their number or key changes
+  if (box.children.length !== items.length || box.dataset.made !== key) {
+    box.replaceChildren(...items.map(make));
+    box.dataset.made = key;
+  }
   return [...box.children];
 }
 
-function bar(d) {
+function bar(_, d) {
   const row = document.createElement("div");
   row.className = "bar";
   row.dataset.digit = d;
@@ -222,12 +224,8 @@ function showLayers(answer) {  // a panel per layer, made once per network, repa
     shown.push(layer);
   });
   const key = shown.map((l) => l.name ? `${l.name} ${l.shape} ${l.maps ? l.maps.length : ""}` : "flatten").join();
-  const box = $("layers");
-  if (box.dataset.key !== key) {
-    box.replaceChildren(...shown.map((l) => l.name ? layerPanel(l) : flattenPanel(l)));
-    box.dataset.key = key;
-  }
-  [...box.children].forEach((panel, i) => shown[i].name ? fillLayer(panel, shown[i]) : fillFlatten(panel, shown[i]));
+  made($("layers"), key, shown, (l) => l.name ? layerPanel(l) : flattenPanel())
+    .forEach((panel, i) => shown[i].name ? fillLayer(panel, shown[i]) : fillFlatten(panel, shown[i]));
 }
 
 // ---------------------------------------------------------------- where it looked (Captum)
