@@ -8,10 +8,12 @@ Read it after simple_cnn.py, top to bottom; it is the whole of how a run trains 
         train(model, optimizer, Batches(train_data, order, 64), epoch, log_interval=10)
         test(model, test_data, 1000)
 
-A script defines `class Net` and its recipe, and hands them to `main()`. What a real run adds
-around this loop (the command line, checkpoints and exact resume, test passes inside an epoch,
-torchrun, signals, the learning-rate schedule, --amp, TensorBoard, the web page) lives in
-`pipeline/` and calls these functions; none of it runs inside them.
+It needs torch and torchvision only, and imports nothing of the project: a notebook or a
+script of your own can use it as it is. A script defines `class Net` and its recipe and hands
+them to the command line (`pipeline/cli.py`); what a real run adds around this loop (the
+flags, checkpoints and exact resume, test passes inside an epoch, torchrun, signals, the
+learning-rate schedule, --amp, TensorBoard, the web page) lives in `pipeline/` and calls these
+functions; none of it runs inside them.
 """
 from __future__ import annotations
 
@@ -33,6 +35,11 @@ def normalise(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels - MNIST_MEAN) / MNIST_STD
 
 
+def denormalise(images: torch.Tensor) -> torch.Tensor:
+    """What the networks see -> pixels in [0, 1] again (0 black paper, 1 white ink), to draw."""
+    return images * MNIST_STD + MNIST_MEAN
+
+
 @dataclass
 class Split:
     """One of MNIST's two sets, held whole on the device: no DataLoader, no per-image work."""
@@ -48,15 +55,13 @@ class Split:
 
 def load_mnist(data_dir: str, device: torch.device) -> tuple[Split, Split]:
     """MNIST's training and test sets on `device`, read by torchvision from DATA_DIR/MNIST/raw
-    (downloaded there if missing; a damaged or missing file is one clear line)."""
-    from torchvision import datasets
+    (downloaded there if missing). The command line checks the files first, so that a damaged
+    or missing one is one clear line (pipeline/data.py)."""
+    from torchvision import datasets  # here: importing a script stays cheap
 
-    from pipeline.data import ensure_mnist
-
-    ensure_mnist(data_dir)
     splits = []
     for train_set in (True, False):
-        mnist = datasets.MNIST(data_dir, train=train_set, download=False)
+        mnist = datasets.MNIST(data_dir, train=train_set, download=True)
         images = mnist.data.to(device).unsqueeze(1)  # N x 1 x 28 x 28, uint8
         splits.append(Split(normalise(images), mnist.targets.to(device)))
     return splits[0], splits[1]
@@ -144,15 +149,3 @@ def test(model: nn.Module, data: Split, batch_size: int) -> tuple[float, int]:
     print(f"\nTest set: Average loss: {loss:.4f}, Accuracy: {correct}/{len(data)} "
           f"({100.0 * correct / len(data):.0f}%)\n")
     return loss, correct
-
-
-def main(net: Callable[[], nn.Module], fast: dict | None = None, default_recipe: str = "lecture",
-         description: str | None = None, argv: list[str] | None = None) -> None:
-    """Every script's command line (pipeline/cli.py): train `net`, or load, test, explain it.
-
-    `fast` is the script's --recipe fast (settings that differ from the lecture's);
-    `default_recipe` the one a run uses when --recipe is not given.
-    """
-    from pipeline import cli
-
-    cli.main(net, fast, default_recipe, description, argv)

@@ -15,8 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common
-
 
 # --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
 FAST = {"epochs": 6, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "optimizer": "nesterov",
@@ -60,7 +58,9 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
+    from pipeline import cli  # the command line around the network: flags, checkpoints, the page
+
+    cli.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import nn
 
-import common
-
 
 # --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
 FAST = {"epochs": 4, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "optimizer": "nesterov",
@@ -123,7 +121,9 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
+    from pipeline import cli  # the command line around the network: flags, checkpoints, the page
+
+    cli.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

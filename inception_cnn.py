@@ -13,8 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common
-
 
 # --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
 # 2 epochs pass 99.0%.
@@ -85,7 +83,9 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
+    from pipeline import cli  # the command line around the network: flags, checkpoints, the page
+
+    cli.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import common
-from pipeline.layers import BasicConv2d, Reduction_A, avg_pool, max_pool, scaled
+from blocks import BasicConv2d, Reduction_A, avg_pool, max_pool, scaled
 
 
 # --recipe fast, tuned for accuracy per second on a 2-core CPU (the lecture's settings: --help).
@@ -230,7 +229,9 @@ class Net(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> None:
-    common.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
+    from pipeline import cli  # the command line around the network: flags, checkpoints, the page
+
+    cli.main(Net, FAST, DEFAULT_RECIPE, description=__doc__, argv=argv)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from torch import nn
 
 from common import normalise
 
+from .probe import evaluating
 from .report import classifier
 
 METHODS = ("saliency", "integrated_gradients", "occlusion")
@@ -46,23 +47,18 @@ def attribute(model: nn.Module, image: torch.Tensor, target: int, lock: threadin
     x = image[None].to(device)  # 1 x 1 x 28 x 28
     blank = torch.full_like(x, float(normalise(torch.zeros(()))))
     found = {}
-    with lock:
-        was_training = model.training
-        model.eval()
-        try:
-            for method in methods:
-                started = time.perf_counter()
-                if method == "saliency":
-                    a = Saliency(output).attribute(x.clone().requires_grad_(), target=target)
-                elif method == "integrated_gradients":
-                    a = IntegratedGradients(output).attribute(
-                        x, baselines=blank, target=target, n_steps=IG_STEPS)
-                else:
-                    a = Occlusion(output).attribute(
-                        x, target=target, baselines=blank, sliding_window_shapes=(1, PATCH, PATCH),
-                        strides=(1, STRIDE, STRIDE), perturbations_per_eval=64)
-                found[method] = {"map": a[0, 0].detach().float().cpu(),
-                                 "milliseconds": round(1000 * (time.perf_counter() - started), 1)}
-        finally:
-            model.train(was_training)
+    with lock, evaluating(model):
+        for method in methods:
+            started = time.perf_counter()
+            if method == "saliency":
+                a = Saliency(output).attribute(x.clone().requires_grad_(), target=target)
+            elif method == "integrated_gradients":
+                a = IntegratedGradients(output).attribute(
+                    x, baselines=blank, target=target, n_steps=IG_STEPS)
+            else:
+                a = Occlusion(output).attribute(
+                    x, target=target, baselines=blank, sliding_window_shapes=(1, PATCH, PATCH),
+                    strides=(1, STRIDE, STRIDE), perturbations_per_eval=64)
+            found[method] = {"map": a[0, 0].detach().float().cpu(),
+                             "milliseconds": round(1000 * (time.perf_counter() - started), 1)}
     return found

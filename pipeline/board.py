@@ -28,19 +28,34 @@ SCALARS = {  # metrics CSV column -> TensorBoard tag
 
 
 class Board:
-    """The run's TensorBoard writer. Its events are written by a thread of TensorBoard's; a
-    full or failing disk there is said as one line, from the run's next call, with the run
-    stopping as for any file it cannot write."""
+    """The run's TensorBoard writer, a watcher of the run (pipeline/training.Watcher). Its
+    events are written by a thread of TensorBoard's; a full or failing disk there is said as
+    one line, from the run's next call, with the run stopping as for any file it cannot write."""
 
-    def __init__(self, folder: str, start_step: int, resumed: bool) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
+    def __init__(self, folder: str, resumed: bool) -> None:
         self.folder, self.resumed = folder, resumed
         self.hook = threading.excepthook
+        self.writer = None  # opened when the run has set up (started)
+
+    def started(self, run) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
         threading.excepthook = self.quiet_writer_thread
         with self.said():
             # Resuming: drop what a stopped run logged after the checkpoint's step (not at it).
-            self.writer = SummaryWriter(folder, purge_step=start_step + 1 if resumed else None)
+            self.writer = SummaryWriter(self.folder,
+                                        purge_step=run.step + 1 if self.resumed else None)
+
+    def between(self, run, piece) -> float:
+        if piece.tested:
+            self.test_pass(run.metrics[-1], run.step)
+        return 0.0
+
+    def ended(self, run, line: str) -> None:
+        if self.writer is not None and run.test_data is not None:
+            predictions = report.predictions(run.model, run.test_data,
+                                             run.settings.test_batch_size)
+            self.end(run.model, run.test_data, predictions, run.step)
 
     def quiet_writer_thread(self, args: threading.ExceptHookArgs) -> None:
         """The writer thread's OSError is raised again by the next write: no traceback."""
@@ -96,7 +111,8 @@ class Board:
     def close(self) -> None:
         """The last flush (test_pass and end have flushed: a disk error was said there)."""
         try:
-            with contextlib.suppress(OSError):
-                self.writer.close()
+            if self.writer is not None:
+                with contextlib.suppress(OSError):
+                    self.writer.close()
         finally:
             threading.excepthook = self.hook

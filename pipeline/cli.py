@@ -272,15 +272,8 @@ def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe
     error argparse's (exit 2), a signal a line saying what was kept (exit 128 + N)."""
     try:
         with interrupts.handled():  # from the first line: a Ctrl-C while starting is one line
-            parser = make_parser(description)
             argv = sys.argv[1:] if argv is None else argv
-            args = parser.parse_args(argv)
-            check_args(parser, args)
-            typed = typed_flags(parser, argv, list(vars(args)))
-            settings, resumed = resolve(args, typed, network_name(net_factory), fast,
-                                        default_recipe)
-            check_recipe(parser, settings, fast)
-            run(net_factory, settings, resumed)
+            run(net_factory, *settings_of(net_factory, fast, default_recipe, description, argv))
     except UserError as e:
         where = f"rank {distributed.rank()}: " if distributed.rank() else ""
         print(f"{where}error: {e}", file=sys.stderr)
@@ -291,6 +284,18 @@ def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe
         stopped(str(interrupts.as_stop(e)), 128 + interrupts.as_stop(e).signum)
     finally:
         distributed.cleanup()
+
+
+def settings_of(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe: str,
+                description: str | None, argv: list[str]) -> tuple[Settings, dict | None]:
+    """The run's settings from its command line, resolved once, and the checkpoint it resumes."""
+    parser = make_parser(description)
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    typed = typed_flags(parser, argv, list(vars(args)))
+    settings, resumed = resolve(args, typed, network_name(net_factory), fast, default_recipe)
+    check_recipe(parser, settings, fast)
+    return settings, resumed
 
 
 def stopped(message: str, status: int) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from common import MNIST_MEAN, MNIST_STD, normalise
+import common
+from common import MNIST_MEAN, MNIST_STD, Split, normalise
 
 from .errors import UserError
 
@@ -122,6 +123,12 @@ def ensure_mnist(data_dir: str) -> None:
         if len(digits) and int(digits.max()) > 9:
             raise UserError(f"{os.path.join(raw, labels)}: labels must be digits 0-9, found "
                             f"{int(digits.max())}")
+
+
+def load_mnist(data_dir: str, device: torch.device) -> tuple[Split, Split]:
+    """common.load_mnist, after checking the files: what every command that needs MNIST calls."""
+    ensure_mnist(data_dir)
+    return common.load_mnist(data_dir, device)
 
 
 def load_digit(path: str, steps: list[Step] | None = None) -> torch.Tensor:

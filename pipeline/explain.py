@@ -141,7 +141,7 @@ def plot(path: str, e: Explanation, title: str, steps: list | None = None,
     ax.set_xticks(range(10))
     ax.set_ylim(0, 1)
     ax.set_title(f"{e.classifier} -> probabilities: {e.digit} "
-                 f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=10)
+                 f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=11)
     for method, found in looked.items():
         draw_looked(next(cells), f"where it looked for a {e.digit}: {method.replace('_', ' ')}",
                     e.image[0], found["map"])
@@ -151,45 +151,52 @@ def plot(path: str, e: Explanation, title: str, steps: list | None = None,
 
 
 def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> None:
-    """A grid of feature maps (channels of a C x H x W output), each on its own scale."""
+    """A grid of feature maps (channels of a C x H x W output), each on its own scale, the
+    channel's number above it, and one colour bar saying what the colours mean."""
     side = max(1, int(len(channels) ** 0.5 + 0.999))
-    shown = f" ({len(channels)} of {output.shape[0]}, most active)" if len(channels) < len(output) else ""
-    fig.suptitle(title + shown, fontsize=10)
+    shown = f"\n{len(channels)} of {output.shape[0]} channels (numbered), most active" \
+        if len(channels) < len(output) else ""
+    fig.suptitle(title + shown, fontsize=11)
     axes = fig.subplots(side, side, squeeze=False).flatten()
     for ax in axes:
         ax.axis("off")
     for ax, c in zip(axes, channels):
-        ax.imshow(output[c].numpy(), cmap="viridis")
+        image = ax.imshow(output[c].numpy(), cmap="viridis")
         if len(channels) > 1:
-            ax.set_title(str(c), fontsize=7, pad=1)
+            ax.set_title(str(c), fontsize=8, pad=1)
+    bar = fig.colorbar(image, ax=list(axes), shrink=0.8, ticks=[])
+    bar.set_label("low  ->  high (each map on its own scale)", fontsize=8)
 
 
 def draw_step(fig, title: str, step) -> None:
     """One step of preparing the picture, in grey, with its numbers below."""
     import textwrap
 
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=11)
     ax = fig.subplots()
     ax.imshow(step.picture, cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(textwrap.fill(step.note, 44), fontsize=7)
+    ax.set_xlabel(textwrap.fill(step.note, 40), fontsize=8)
 
 
 def draw_looked(fig, title: str, image: torch.Tensor, attribution: torch.Tensor) -> None:
     """An attribution over the input: the digit in grey, red raises the score, blue lowers it."""
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=11)
     ax = fig.subplots()
     ax.imshow(image.numpy(), cmap="gray", alpha=0.5)
     limit = float(attribution.abs().max()) or 1.0
-    ax.imshow(attribution.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.7)
+    shown = ax.imshow(attribution.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=0.7)
     ax.set_xticks([])
     ax.set_yticks([])
+    bar = fig.colorbar(shown, ax=ax, shrink=0.8, ticks=[-limit, 0, limit])
+    bar.ax.set_yticklabels(["lowers", "0", "raises"], fontsize=8)
+    ax.set_xlabel("red: raises the digit's score; blue: lowers it", fontsize=8)
 
 
 def draw_vector(fig, title: str, vector: torch.Tensor) -> None:
     """A vector (the flattened features, a pooled stage) as a strip of values."""
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(title, fontsize=11)
     ax = fig.subplots()
     width = int(len(vector) ** 0.5 * 2) or 1
     padded = torch.full((-(-len(vector) // width) * width,), float("nan"))

@@ -1,7 +1,8 @@
 """--serve while training: the page watches the run learn, pushed by Server-Sent Events.
 
-The run calls `between()` at every cut of an epoch (each log line and each test pass), so
-between two batches, never inside a step. There it records the log line's training loss and
+It is a watcher of the run (pipeline/training.Watcher): the run calls `between()` at every
+cut of an epoch (each log line and each test pass), so between two batches, never inside a
+step, with a read-only view of itself. There it records the log line's training loss and
 the test pass's accuracy for the chart, and, every SNAPSHOT_EVERY batches and at each test
 pass while a page is connected, takes a snapshot: a CPU copy of the network, which answers
 the page's drawing until the next snapshot, and the first convolution's filters; at a test
@@ -24,10 +25,12 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from common import MNIST_MEAN, MNIST_STD
+from common import denormalise
 
 from . import distributed, explain, report
+from .answers import drawn
 from .device import cpu_copy
+from .training import Piece, View
 
 SNAPSHOT_EVERY = 400  # batches between two snapshots, while a page is connected
 MISTAKES_FROM = 500  # the first test images searched for the gallery of mistakes
@@ -127,34 +130,34 @@ class Live:
             self.events += encoded
             self.changed.notify_all()
 
-    def started(self, run: Any) -> None:
+    def started(self, run: View) -> None:
         """The run is set up (data loaded, checkpoint restored): what the chart spans."""
         s = run.settings
         self.checkpoint = s.checkpoint if not distributed.active() else None
         self.publish({"type": "start", "epochs": run.epochs, "batches": run.num_batches,
                       "from": run.start.epochs(run.num_batches), "checkpoint": s.checkpoint,
-                      "torchrun": distributed.active(), "lr": lr(run)},
+                      "torchrun": distributed.active(), "lr": run.lr},
                      *[test_point(row) for row in run.metrics])  # a resumed run's history
         self.take_snapshot(run, run.start.epochs(run.num_batches))
 
-    def between(self, run: Any, batches: Any, losses: torch.Tensor, tested: bool) -> float:
-        """After `batches`: the chart's points, a snapshot if one is due, the page's save and
+    def between(self, run: View, piece: Piece) -> float:
+        """After `piece`: the chart's points, a snapshot if one is due, the page's save and
         pause. Returns the seconds the run was held."""
         started = time.perf_counter()
-        at = position(run, batches.stop)
+        at = position(run, piece.stop)
         interval = run.settings.log_interval
-        points = [{"type": "loss", "x": position(run, i), "loss": float(losses[i - batches.start]),
-                   "lr": lr(run)} for i in range(batches.start, batches.stop) if i % interval == 0]
-        self.publish(*points, *([test_point(run.metrics[-1])] if tested else []))
-        self.since_snapshot += batches.stop - batches.start
-        if self.clients and (tested or self.since_snapshot >= SNAPSHOT_EVERY):
-            self.take_snapshot(run, at, with_mistakes=tested)
+        points = [{"type": "loss", "x": position(run, i), "loss": float(piece.losses[i - piece.start]),
+                   "lr": run.lr} for i in range(piece.start, piece.stop) if i % interval == 0]
+        self.publish(*points, *([test_point(run.metrics[-1])] if piece.tested else []))
+        self.since_snapshot += piece.stop - piece.start
+        if self.clients and (piece.tested or self.since_snapshot >= SNAPSHOT_EVERY):
+            self.take_snapshot(run, at, with_mistakes=piece.tested)
         if self.save_asked:
-            self.save_now(run, batches.stop, tested)
+            self.save_now(run, piece.stop, piece.tested)
         self.spent += time.perf_counter() - started
-        return self.hold(run, batches.stop) if self.paused else 0.0
+        return self.hold(run, piece.stop) if self.paused else 0.0
 
-    def hold(self, run: Any, stop: int) -> float:
+    def hold(self, run: View, stop: int) -> float:
         """Paused by the page: wait here, between batch `stop` and the next, until it says
         continue. A signal still stops the run; a save asked meanwhile is written."""
         started, at = time.perf_counter(), position(run, stop)
@@ -172,15 +175,14 @@ class Live:
         self.publish({"type": "continued", "x": at, "line": f"continued after {held:.1f} s"})
         return held
 
-    def save_now(self, run: Any, stop: int, tested: bool) -> None:
+    def save_now(self, run: View, stop: int, tested: bool) -> None:
         """The checkpoint as a test pass writes it (a test pass here has just written it)."""
         self.save_asked = False
-        if not tested:
-            run.save(stop)  # a full disk stops the run, as at a test pass
-        self.publish({"type": "saved", "x": run.saved,
-                      "line": f"{run.settings.checkpoint} holds epoch {run.saved:g}"})
+        saved = run.saved if tested else run.save(stop)  # a full disk stops the run
+        self.publish({"type": "saved", "x": saved,
+                      "line": f"{run.settings.checkpoint} holds epoch {saved:g}"})
 
-    def take_snapshot(self, run: Any, at: float, with_mistakes: bool = True) -> None:
+    def take_snapshot(self, run: View, at: float, with_mistakes: bool = True) -> None:
         """The network as it is now: a copy for the page's drawing, its filters and (a few
         tens of milliseconds more on a CPU) its mistakes."""
         self.since_snapshot = 0
@@ -197,9 +199,9 @@ class Live:
 
     # ------------------------------------------------------------ the end
 
-    def end(self, line: str, run: Any) -> None:
+    def ended(self, run: View, line: str) -> None:
         """Training is over: the last snapshot, and the page becomes the trained network's."""
-        if run.metrics and hasattr(run, "test_data"):  # not when there was nothing to train
+        if run.metrics and run.test_data is not None:  # not when there was nothing to train
             self.take_snapshot(run, run.metrics[-1]["epoch"])
         self.page.shown = (explain.Explainer(run.model), None)
         self.page.info["live"] = "finished"
@@ -224,13 +226,9 @@ class Live:
             self.changed.notify_all()
 
 
-def position(run: Any, batch: int) -> float:
+def position(run: View, batch: int) -> float:
     """Epochs trained after `batch` batches of the current epoch (4 decimals)."""
     return round(run.epoch - 1 + batch / run.num_batches, 4)
-
-
-def lr(run: Any) -> float:
-    return run.optimizer.param_groups[0]["lr"]
 
 
 def test_point(row: dict[str, float]) -> dict[str, Any]:
@@ -243,7 +241,7 @@ def filters(model: nn.Module) -> dict[str, Any]:
     name, conv = report.first_conv(model)
     weight = conv.weight.detach().float()
     return {"name": name, "shape": list(weight.shape),
-            "values": weight[:FILTERS_SHOWN, 0].double().mul(1e4).round().div(1e4).tolist()}
+            "values": drawn(weight[:FILTERS_SHOWN, 0])}
 
 
 def mistakes(model: nn.Module, test: Any, batch_size: int) -> dict[str, Any]:
@@ -254,7 +252,7 @@ def mistakes(model: nn.Module, test: Any, batch_size: int) -> dict[str, Any]:
     labels = data.labels.cpu()
     wrong = (said != labels).nonzero().flatten()
     shown = wrong[:MISTAKES_SHOWN]
-    pixels = (data.images[shown.to(data.images.device)].cpu()[:, 0] * MNIST_STD + MNIST_MEAN)
+    pixels = denormalise(data.images[shown.to(data.images.device)].cpu()[:, 0])
     pixels = pixels.clamp(0, 1).mul(255).round().to(torch.uint8)
     return {"searched": len(data), "wrong": len(wrong),
             "digits": [{"label": int(labels[i]), "said": int(said[i]), "pixels": p}

@@ -8,7 +8,7 @@ import os
 import torch
 from torch import nn
 
-from common import MNIST_MEAN, MNIST_STD, Split
+from common import Split, denormalise
 
 from . import files
 from .probe import probe
@@ -159,7 +159,7 @@ def plot_mistakes(fig, images: torch.Tensor, labels: torch.Tensor,
     for ax, i in zip(axes, wrong.tolist() + [None] * len(axes)):
         ax.axis("off")
         if i is not None:
-            ax.imshow((images[i, 0] * MNIST_STD + MNIST_MEAN).numpy(), cmap="gray_r", vmin=0, vmax=1)
+            ax.imshow(denormalise(images[i, 0]).numpy(), cmap="gray_r", vmin=0, vmax=1)
             ax.set_title(f"{int(labels[i])} -> {int(predictions[i])}", fontsize=9, color="tab:red")
 
 

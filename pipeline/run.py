@@ -13,6 +13,7 @@ import common
 
 from . import (attribute, checkpoints, distributed, explain, export, interrupts, networks,
                report, serve)
+from . import data
 from .data import Step, load_digit
 from .device import device_forward, make_deterministic, pick_device, prepare_model
 from .errors import Interrupted, UserError
@@ -55,14 +56,14 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
     if settings.serve and distributed.is_main():  # the page watches it train (rank 0)
         server = open_page(model, network, settings, training=True)
     train(Training(network, model, device, settings, resumed,
-                   watch=server.page.live if server else None), server)
+                   watchers=(server.page.live,) if server else ()), server)
     if distributed.is_main():
         look_inside(model, network, settings, picture, own_plot=True, server=server)
 
 
 def train(training: Training, server: serve.Server | None) -> None:
-    """The run; with the page open, its end turns the page into the trained network's, and
-    a run that stops says its line there before the server goes."""
+    """The run; with the page open (a watcher of the run, which turns into the trained
+    network's page at its end), a run that stops says its line there before the server goes."""
     try:
         training.run()
     except BaseException as e:
@@ -70,8 +71,6 @@ def train(training: Training, server: serve.Server | None) -> None:
             server.page.live.stop(stopped_line(e))
             server.close()
         raise
-    if server is not None:
-        server.page.live.end(training.summary, training)
 
 
 def stopped_line(error: BaseException) -> str:
@@ -95,7 +94,7 @@ def use_loaded(model: nn.Module, network: str, device: torch.device, settings: S
         evaluate_loaded(model, device, settings, loaded["metrics"] if loaded else [],
                         f"{network}: {settings.load}")
     if settings.export_onnx and distributed.is_main():
-        test_data = common.load_mnist(settings.data_dir, device)[1]
+        test_data = data.load_mnist(settings.data_dir, device)[1]
         export.export_onnx(model, settings.export_onnx, test_data, settings.test_batch_size)
     if not (settings.predict or settings.evaluate or settings.export_onnx or settings.explain
             or settings.serve):
@@ -157,7 +156,7 @@ def predict(model: nn.Module, paths: list[str], device: torch.device) -> None:
 def evaluate_loaded(model: nn.Module, device: torch.device, settings: Settings,
                     history: list[dict[str, float]], title: str) -> None:
     """The test line for loaded weights, and the plot if asked (with the file's own history)."""
-    test_data = common.load_mnist(settings.data_dir, device)[1]
+    test_data = data.load_mnist(settings.data_dir, device)[1]
     common.test(device_forward(model, device, settings.amp), test_data, settings.test_batch_size)
     if settings.plot and distributed.is_main():
         report.plot(settings.plot, history, model, test_data,

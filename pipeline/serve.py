@@ -1,8 +1,10 @@
 """--serve: a local page where a learner draws a digit and watches the network read it.
 
-The page is the plain files in `web/` (HTML, JavaScript, CSS; nothing fetched from the
-internet). This module serves them with the standard library's ThreadingHTTPServer, and a
-small JSON API that the page and the tests call; every number the page shows comes from it:
+The page is the plain files in `web/` beside this module (HTML, JavaScript modules, CSS;
+nothing fetched from the internet). This module serves them with the standard library's
+ThreadingHTTPServer, and a small JSON API that the page and the tests call; its answers are
+made in answers.py (the drawing, layer by layer) and slides.py (the worked examples), and
+every number the page shows comes from PyTorch:
 
     GET  /api/info       the network: name, layers, the flatten size into the classifier,
                          and "live": "training" or "finished" when it trains as it serves
@@ -34,265 +36,31 @@ A bad request gets a 4xx answer with {"error": "one line"} and the server keeps 
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import ipaddress
 import json
-import math
 import select
 import socket
 import sys
 import threading
-import time
 import urllib.parse
-import warnings
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-from common import MNIST_MEAN, MNIST_STD
-
-from . import attribute, explain, interrupts, live, tolerate
-from .data import Step, prepare_digit, read_picture
+from . import answers, explain, interrupts, live, slides, tolerate
+from .answers import BadRequest
+from .data import Step
 from .device import cpu_copy
 from .errors import UserError
 from .report import classifier_line
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 4 * 2**20  # bytes: a phone photo of a digit fits, a flood does not
-MAX_PIXELS_SIDE = 1024  # a "pixels" array's largest side
-MAX_GRID = 12  # a worked example's largest side
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".css": "text/css; charset=utf-8", ".png": "image/png"}
-
-# The slides' worked examples, as the lecture draws them.
-FOUR_BY_FOUR = [[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]]
-FIVE_BY_FIVE = [[3, 3, 2, 1, 0], [0, 0, 1, 3, 1], [3, 1, 2, 2, 3], [2, 0, 0, 2, 2],
-                [2, 0, 0, 0, 1]]
-THREE_BY_THREE = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
-EXAMPLES = [
-    {"title": "Max pooling 2x2, stride 2, of a 4x4 slice", "op": "max", "input": FOUR_BY_FOUR,
-     "kernel": 2, "stride": 2, "padding": 0},
-    {"title": "Max pooling 3x3, stride 1, of a 5x5 grid", "op": "max", "input": FIVE_BY_FIVE,
-     "kernel": 3, "stride": 1, "padding": 0},
-    {"title": "Average pooling 3x3, stride 1, of a 5x5 grid", "op": "avg",
-     "input": FIVE_BY_FIVE, "kernel": 3, "stride": 1, "padding": 0},
-    {"title": "A 3x3 image under a 2x2 filter of ones, no padding", "op": "conv",
-     "input": THREE_BY_THREE, "kernel": 2, "stride": 1, "padding": 0},
-    {"title": "The same with padding ('same': the output stays 3x3)", "op": "conv",
-     "input": THREE_BY_THREE, "kernel": 2, "stride": 1, "padding": "same"},
-]
-
-
-class BadRequest(Exception):
-    """A request the API cannot answer: status and one line."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# ----------------------------------------------------------------------------- the answers
-
-def drawn(t: torch.Tensor) -> list:
-    """Values the page only draws, to 4 decimals (a fifth of the JSON, and as quick)."""
-    return t.double().mul(1e4).round().div(1e4).tolist()
-
-
-def layer_view(stage: explain.Stage) -> dict[str, Any]:
-    """One layer for the page: its shape, its most active maps, a convolution's filters."""
-    out = stage.output
-    view: dict[str, Any] = {"name": stage.name, "shape": list(out.shape),
-                            "kind": type(stage.module).__name__}
-    if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
-        channels = explain.most_active(out)
-        view["maps"] = [{"channel": c, "values": drawn(out[c])} for c in channels]
-        if isinstance(stage.module, nn.Conv2d):
-            weight = stage.module.weight.detach().float().cpu()
-            view["filters"] = {c: drawn(weight[c]) for c in channels}  # in x k x k each
-    else:
-        view["values"] = drawn(out.flatten())
-    return view
-
-
-def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, Any]:
-    started = time.perf_counter()
-    e = explainer(image)
-    milliseconds = 1000 * (time.perf_counter() - started)
-    return {
-        "digit": e.digit, "probabilities": e.probabilities.tolist(),
-        "milliseconds": round(milliseconds, 1),
-        "input": drawn((e.image[0] * MNIST_STD + MNIST_MEAN).clamp(0, 1)),
-        "layers": [layer_view(s) for s in e.stages],
-        "flatten": {"size": e.flattened.numel(), "values": drawn(e.flattened),
-                    "into": classifier_line(e.classifier, e.linear),
-                    "before": next(i for i, s in enumerate(e.stages) if s.module is e.linear)},
-    }
-
-
-STEP_SIDE = 56  # a preparation step's picture is sent at most this large
-
-
-def step_view(step: Step) -> dict[str, Any]:
-    """One step of the preparation for the page: its name, numbers and picture (a large one
-    shrunk to STEP_SIDE on its longer side, by averaging)."""
-    from PIL import Image
-
-    picture = step.picture
-    h, w = picture.shape
-    if max(h, w) > STEP_SIDE:
-        scale = STEP_SIDE / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        picture = np.asarray(Image.fromarray(picture.astype(np.float32)).resize(
-            size, Image.Resampling.BOX))
-    return {"name": step.name, "note": step.note, "shape": [h, w],
-            "pixels": drawn(torch.tensor(picture))}
-
-
-def attribution(explainer: explain.Explainer, image: torch.Tensor, target: int) -> dict[str, Any]:
-    """Captum's three maps of `target`'s score over the 28 x 28 input (pipeline/attribute.py)."""
-    found = attribute.attribute(explainer.model, image, target, explainer.lock)
-    return {"target": target, "methods": {m: {"map": drawn(a["map"]), "milliseconds":
-                                              a["milliseconds"]} for m, a in found.items()}}
-
-
-def tolerance(page: Page, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/tolerate's answer, for the page's network and the one it is compared with."""
-    networks = [(page.info["network"], page.shown[0]), *([page.compare] if page.compare else [])]
-    started = time.perf_counter()
-    try:
-        answer = tolerate.tolerate(networks, picture_from(body), body.get("sliders"),
-                                   body.get("sweep"))
-    except tolerate.BadSetting as e:
-        raise BadRequest(400, str(e)) from None
-    answer["input"] = drawn(answer["input"])
-    for found in answer["networks"]:
-        if "sweep" in found:
-            found["sweep"] = drawn(found["sweep"])
-    answer["milliseconds"] = round(1000 * (time.perf_counter() - started), 1)
-    return answer
-
-
-def picture_from(body: dict[str, Any], steps: list[Step] | None = None) -> torch.Tensor:
-    """The request's picture, prepared exactly as --predict prepares a file (its steps to
-    `steps`, if given)."""
-    if "image" in body:
-        if not isinstance(body["image"], str):
-            raise BadRequest(400, "image must be a base64 string of a PNG or JPEG file")
-        data = body["image"].split(",", 1)[-1]  # a data: URL's header is optional
-        try:
-            raw = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise BadRequest(400, "image is not valid base64") from None
-        try:
-            return read_picture(io.BytesIO(raw), "image", steps)
-        except UserError as e:
-            raise BadRequest(422, str(e)) from None
-    if "pixels" in body:
-        return prepared_pixels(body["pixels"], steps)
-    raise BadRequest(400, 'send {"image": base64 file} or {"pixels": H x W grey values}')
-
-
-def prepared_pixels(pixels: Any, steps: list[Step] | None = None) -> torch.Tensor:
-    grid = number_grid(pixels, "pixels", MAX_PIXELS_SIDE)
-    if grid.min() < 0 or grid.max() > 1:
-        raise BadRequest(400, "pixels must lie in [0, 1] (0 black, 1 white)")
-    try:
-        return prepare_digit(grid.astype(np.float32), "pixels", steps)
-    except UserError as e:
-        raise BadRequest(422, str(e)) from None
-
-
-def number_grid(rows: Any, what: str, largest: int) -> np.ndarray:
-    """A rectangular 2-D list of finite numbers, each side 1..largest, as float64."""
-    if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)):
-        raise BadRequest(400, f"{what} must be a 2-D array (a list of rows)")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1 or 0 in widths:
-        raise BadRequest(400, f"{what}: every row must have the same, non-zero length")
-    if len(rows) > largest or max(widths) > largest:
-        raise BadRequest(400, f"{what}: at most {largest} x {largest}, got "
-                              f"{len(rows)} x {widths.pop()}")
-    if not all(type(v) in (int, float) for r in rows for v in r):  # bool, str, None are not
-        raise BadRequest(400, f"{what}: every value must be a number")
-    try:
-        grid = np.array(rows, dtype=np.float64)
-    except OverflowError:  # an integer beyond a float's range
-        raise BadRequest(400, f"{what}: a value is too large for a float") from None
-    if not np.isfinite(grid).all():
-        raise BadRequest(400, f"{what}: NaN and infinite values are not allowed")
-    return grid
-
-
-def small_int(body: dict[str, Any], key: str, low: int, high: int) -> int:
-    value = body.get(key)
-    if type(value) is not int or not low <= value <= high:
-        raise BadRequest(400, f"{key} must be an integer from {low} to {high}")
-    return value
-
-
-def slide(body: dict[str, Any]) -> dict[str, Any]:
-    """One worked example, computed by PyTorch: output, each output cell's window, formula."""
-    op = body.get("op")
-    if op not in ("max", "avg", "conv"):
-        raise BadRequest(400, 'op must be "max", "avg" or "conv"')
-    grid = number_grid(body.get("input"), "input", MAX_GRID)
-    n_rows, n_cols = grid.shape
-    k = small_int(body, "kernel", 1, 5)
-    s = small_int(body, "stride", 1, 4)
-    padding = body.get("padding", 0)
-    if padding == "same":
-        if op != "conv" or s != 1:
-            raise BadRequest(400, 'padding "same" is for a convolution with stride 1')
-        before, after = (k - 1) // 2, k - 1 - (k - 1) // 2  # PyTorch puts the extra at the end
-    else:
-        p = small_int(body, "padding", 0, 2)
-        if op != "conv" and p > k // 2:
-            raise BadRequest(400, f"padding {p} is more than half the kernel ({k}); PyTorch's "
-                                  f"pooling allows at most {k // 2}")
-        before = after = p
-    if k > min(n_rows, n_cols) + before + after:
-        raise BadRequest(400, f"a {k}x{k} window does not fit a {n_rows}x{n_cols} input with "
-                              f"padding {padding}")
-    x = torch.tensor(grid, dtype=torch.float64)[None, None]
-    pad_value = -math.inf if op == "max" else 0.0
-    padded = F.pad(x, (before, after, before, after), value=pad_value)
-    if op == "max":
-        out = F.max_pool2d(x, k, stride=s, padding=before)
-    elif op == "avg":
-        out = F.avg_pool2d(x, k, stride=s, padding=before)  # padding counts as 0, as PyTorch's
-    else:
-        ones = torch.ones(1, 1, k, k, dtype=torch.float64)
-        with warnings.catch_warnings():  # 'same' with an even kernel pads a copy: as meant
-            warnings.simplefilter("ignore", UserWarning)
-            out = F.conv2d(x, ones, stride=s, padding="same" if padding == "same" else before)
-    out = out[0, 0]
-    if not torch.isfinite(out).all():
-        raise BadRequest(400, f"{op}: the result overflows a float (the input's values are too "
-                              f"large); give smaller numbers")
-    windows = [[i * s, j * s, i * s + k, j * s + k]
-               for i in range(out.shape[0]) for j in range(out.shape[1])]
-    return {"op": op, "kernel": k, "stride": s, "padding": padding,
-            "padded": [[None if math.isinf(v) else v for v in row] for row in padded[0, 0].tolist()],
-            "pad": [before, before, after, after],  # top, left, bottom, right
-            "output": out.tolist(), "windows": windows,
-            "formula": size_formula(n_rows, k, s, padding, out.shape[0])}
-
-
-def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:
-    """The output size formula with this example's numbers, and its value from PyTorch."""
-    if padding == "same":
-        return f"padding 'same', stride 1: output = input = {n}; PyTorch gives {out}"
-    return f"floor(({n} + 2*{padding} - {k}) / {s}) + 1 = {(n + 2 * padding - k) // s + 1}; " \
-           f"PyTorch gives {out}"
-
+                ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 
 # ----------------------------------------------------------------------------- the server
 
@@ -443,7 +211,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/live":
             return self.live_stream()
         if path == "/api/examples":
-            return self.answer_json(200, EXAMPLES)
+            return self.answer_json(200, slides.EXAMPLES)
         file = self.static.get(path)  # only the files in web/, by their exact names
         if file is None:
             raise BadRequest(404, f"no such page: {path[:200]}")
@@ -477,7 +245,7 @@ class Handler(BaseHTTPRequestHandler):
     def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         routes = {"/api/predict": self.predict, "/api/attribute": self.attribute,
-                  "/api/tolerate": lambda body: tolerance(self.page, body), "/api/slide": slide}
+                  "/api/tolerate": self.tolerate, "/api/slide": slides.slide}
         asked = {"/api/pause": "pause", "/api/continue": "continue", "/api/save": "save"}
         if path in asked:
             return self.answer_json(200, self.ask(asked[path]))
@@ -488,18 +256,23 @@ class Handler(BaseHTTPRequestHandler):
     def predict(self, body: dict[str, Any]) -> dict[str, Any]:
         explainer, at = self.page.shown
         steps: list[Step] = []
-        image = picture_from(body, steps)
-        answer = {**prediction(explainer, image), "steps": [step_view(s) for s in steps],
-                  "at": at}
+        image = answers.picture_from(body, steps)
+        answer = {**answers.prediction(explainer, image),
+                  "steps": [answers.step_view(s) for s in steps], "at": at}
         if body.get("attribution") is True:  # where it looked, for the digit it read
-            answer["attribution"] = attribution(explainer, image, answer["digit"])
+            answer["attribution"] = answers.attribution(explainer, image, answer["digit"])
         return answer
 
     def attribute(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /api/attribute: where the network looked for any one digit."""
-        target = small_int(body, "target", 0, 9)
-        explainer = self.page.shown[0]
-        return attribution(explainer, picture_from(body), target)
+        target = answers.small_int(body, "target", 0, 9)
+        return answers.attribution(self.page.shown[0], answers.picture_from(body), target)
+
+    def tolerate(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/tolerate: for the page's network and the one it is compared with."""
+        page = self.page
+        networks = [(page.info["network"], page.shown[0]), *([page.compare] if page.compare else [])]
+        return answers.tolerance(networks, body)
 
     def ask(self, what: str) -> dict[str, Any]:
         if self.page.live is None:
@@ -570,6 +343,7 @@ def static_files() -> dict[str, Path]:
     """URL path -> file, for the files in web/ (no folders, nothing else on disk)."""
     files = {f"/{f.name}": f for f in WEB.iterdir() if f.is_file() and f.suffix in STATIC_TYPES}
     files["/"] = WEB / "index.html"
+    files["/favicon.ico"] = WEB / "favicon.svg"  # what a browser asks for unprompted
     return files
 
 

@@ -20,7 +20,8 @@ def _linear(name: str, m: nn.Linear, x: torch.Tensor) -> str | None:
         return None
     return (f"{name} = Linear({m.in_features}, {m.out_features}) receives {got} features per "
             f"image (the flattened output of the layers before it is {got} per image), but "
-            f"expects {m.in_features}: so {name} = nn.Linear({got}, {m.out_features})")
+            f"expects {m.in_features}: so {name} = nn.Linear({got}, {m.out_features}), and "
+            f"the shape comment on the flatten line of forward: # N x {got}")
 
 
 def _conv(name: str, m: nn.Conv2d, x: torch.Tensor) -> str | None:

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from common import MNIST_MEAN, MNIST_STD
+from common import denormalise
 
 from .augment import thicken, warp
+from .probe import evaluating
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,8 @@ def changed(image: torch.Tensor, settings: list[dict[str, float]]) -> torch.Tens
 def probabilities(explainer: Any, images: torch.Tensor) -> torch.Tensor:
     """N x 10 probabilities of the explainer's network, in eval mode, under its lock."""
     model = explainer.model
-    with explainer.lock:
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.inference_mode():
-                return model(images.to(next(model.parameters()).device)).float().exp().cpu()
-        finally:
-            model.train(was_training)
+    with explainer.lock, evaluating(model), torch.inference_mode():
+        return model(images.to(next(model.parameters()).device)).float().exp().cpu()
 
 
 def held(digits: np.ndarray, values: np.ndarray, at: float) -> dict[str, Any]:
@@ -113,7 +108,7 @@ def tolerate(networks: list[tuple[str, Any]], image: torch.Tensor, sliders: Any,
     points = sweep_values(SLIDERS[sweep]) if sweep is not None else []
     batch = changed(image, [setting] + [{**setting, sweep: float(v)} for v in points])
     answer: dict[str, Any] = {
-        "sliders": setting, "input": (batch[0, 0] * MNIST_STD + MNIST_MEAN).clamp(0, 1),
+        "sliders": setting, "input": denormalise(batch[0, 0]).clamp(0, 1),
         "networks": []}
     if sweep is not None:
         answer["sweep"] = {"slider": sweep, "values": [float(v) for v in points]}

@@ -1,4 +1,11 @@
-"""Small MNIST-shaped data written by the tests themselves, in the MNIST/raw IDX layout.
+"""The two tiers of the tests, and small MNIST-shaped data the tests write themselves.
+
+`python -m pytest` runs the quick tier: every network's shapes and gradients, the loader and
+the lecture's loop (under a minute on 2 cores). `python -m pytest --full` runs every test,
+as CI does: also those marked `slow` (whole runs in subprocesses, signals, the page's server
+and its browser tests, torchrun, the tools).
+
+The data is in the MNIST/raw IDX layout.
 
 The digits are Pillow's built-in font, drawn light on dark at random sizes, stroke widths and
 offsets over noise: real digit shapes, so a network visibly learns them in one or two short
@@ -31,6 +38,26 @@ from pipeline import networks  # noqa: E402  (needs ROOT on the path)
 
 REAL_DATA = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data"))
 
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true",
+                     help="run every test, the slow tier too (CI does)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: in the full tier only (python -m pytest --full)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--full"):
+        return
+    slow = [item for item in items if "slow" in item.keywords]
+    if slow:
+        items[:] = [item for item in items if "slow" not in item.keywords]
+        config.hook.pytest_deselected(items=slow)  # "N deselected": python -m pytest --full
+
+
 # Every network: the scripts beside common.py that define `class Net`, a learner's own too.
 NETWORKS = networks.names()
 
@@ -38,7 +65,7 @@ NETWORKS = networks.names()
 TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
                        re.M)
 TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
-FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs in \d+\.\d s \(\d+\.\d\d s/epoch\), "
+FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs? in \d+\.\d s \(\d+\.\d\d s/epoch\), "
                       r"best accuracy (\d+\.\d\d)% at epoch (\d+(?:\.\d+)?), "
                       r"final (\d+\.\d\d)%(, target .*)?$", re.M)
 

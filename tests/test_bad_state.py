@@ -11,8 +11,10 @@ import torch
 
 import simple_cnn
 from conftest import FINISHED, run
-from pipeline import checkpoints, export
+from pipeline import checkpoints, data, export
 from pipeline.errors import UserError
+
+pytestmark = pytest.mark.slow  # python -m pytest --full
 
 
 def stopped_inside_epoch_1(mnist_dir, tmp_path, capsys, *extra: str):
@@ -157,13 +159,11 @@ def test_weights_that_are_not_numbers_are_refused(use, value, trained, tmp_path,
 
 def test_an_export_whose_outputs_are_nan_is_refused(trained, tmp_path):
     """max() drops a NaN (max(0.0, nan) is 0.0): the export check counts it as no agreement."""
-    import common
-
     model = simple_cnn.Net()
     model.load_state_dict(torch.load(trained["weights"]))
     with torch.no_grad():
         model.fc.bias[0] = float("nan")
-    test = common.load_mnist(trained["data"], torch.device("cpu"))[1].head(200)
+    test = data.load_mnist(trained["data"], torch.device("cpu"))[1].head(200)
     with pytest.raises(UserError, match="differ from PyTorch's by up to inf"):
         export.export_onnx(model, str(tmp_path / "n.onnx"), test, 100)
     assert not (tmp_path / "n.onnx").exists()

@@ -36,6 +36,7 @@ def test_densenet_blocks():
     assert "features.denseblock2.denselayer4.conv2.weight" in densenet_cnn.Net().state_dict()
 
 
+@pytest.mark.slow
 def test_densenet_memory_efficient_gives_the_same_gradients():
     torch.manual_seed(0)
     plain = densenet_cnn.Net()

@@ -9,7 +9,7 @@ import torch
 
 import common
 from conftest import ROOT, write_idx
-from pipeline.data import MNIST_FILES
+from pipeline.data import MNIST_FILES, load_mnist
 from pipeline.errors import UserError
 
 RAW = ("MNIST", "raw")
@@ -37,19 +37,19 @@ def test_a_damaged_file_is_named(mnist_dir, name, how):
     path = mnist_dir.joinpath(*RAW, name)
     damage(path, how)
     with pytest.raises(UserError, match=name):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_images_and_labels_must_agree_in_count(mnist_dir):
     write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.zeros(7).numpy())
     with pytest.raises(UserError, match="500 images but t10k-labels-idx1-ubyte 7 labels"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_labels_must_be_digits(mnist_dir):
     write_idx(mnist_dir.joinpath(*RAW, "t10k-labels-idx1-ubyte"), torch.full((500,), 12).numpy())
     with pytest.raises(UserError, match="labels must be digits 0-9"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 @pytest.mark.parametrize("prefix", ["train", "t10k"])
@@ -59,7 +59,7 @@ def test_files_with_no_items_are_named(mnist_dir, prefix):
     write_idx(mnist_dir.joinpath(*RAW, f"{prefix}-images-idx3-ubyte"), np.zeros((0, 28, 28)))
     write_idx(mnist_dir.joinpath(*RAW, f"{prefix}-labels-idx1-ubyte"), np.zeros(0))
     with pytest.raises(UserError, match=f"{prefix}-images-idx3-ubyte: holds no items"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_train_and_test_files_swapped_are_said(mnist_dir):
@@ -72,19 +72,19 @@ def test_train_and_test_files_swapped_are_said(mnist_dir):
         swap.rename(test)
     with pytest.raises(UserError, match=r"fewer images \(500\) than the test set \(2000\): are "
                                         r"the train- and t10k- files swapped\?"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):
     import gzip
 
     raw = mnist_dir.joinpath(*RAW)
-    expected = common.load_mnist(str(mnist_dir), torch.device("cpu"))[0]
+    expected = load_mnist(str(mnist_dir), torch.device("cpu"))[0]
     for name in MNIST_FILES:
         path = raw / name
         path.with_name(name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
         path.unlink()
-    train, _ = common.load_mnist(str(mnist_dir), torch.device("cpu"))
+    train, _ = load_mnist(str(mnist_dir), torch.device("cpu"))
     assert torch.equal(train.images, expected.images)
     assert torch.equal(train.labels, expected.labels)
 
@@ -94,12 +94,12 @@ def test_a_damaged_gz_is_named(mnist_dir):
     path.with_name(path.name + ".gz").write_bytes(b"\x1f\x8b not really gzip")
     path.unlink()
     with pytest.raises(UserError, match="train-images-idx3-ubyte.gz: cannot be unpacked"):
-        common.load_mnist(str(mnist_dir), torch.device("cpu"))
+        load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
 def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
     with pytest.raises(UserError) as err:
-        common.load_mnist(str(tmp_path), torch.device("cpu"))
+        load_mnist(str(tmp_path), torch.device("cpu"))
     message = str(err.value)
     assert str(tmp_path / "MNIST" / "raw") in message
     for name in MNIST_FILES:
@@ -107,6 +107,7 @@ def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
     assert "--data-dir" in message
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["simple_cnn.py", "inception_cnn.py"])
 def test_script_offline_without_data_exits_with_one_message(tmp_path, offline, script):
     result = subprocess.run([sys.executable, str(ROOT / script), "--data-dir", str(tmp_path)],
@@ -117,6 +118,7 @@ def test_script_offline_without_data_exits_with_one_message(tmp_path, offline, s
     assert "train-images-idx3-ubyte" in result.stderr
 
 
+@pytest.mark.slow
 def test_script_names_a_damaged_file_without_traceback(mnist_dir):
     damage(mnist_dir.joinpath(*RAW, "train-labels-idx1-ubyte"), "truncate")
     result = subprocess.run([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir",

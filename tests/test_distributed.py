@@ -12,8 +12,9 @@ import torch
 from conftest import FINISHED, ROOT, TEST_LINE, TRAIN_LINE
 from pipeline import checkpoints
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
-                                reason="this torch build has no torch.distributed")
+pytestmark = [pytest.mark.slow,  # python -m pytest --full
+              pytest.mark.skipif(not torch.distributed.is_available(),
+                                 reason="this torch build has no torch.distributed")]
 
 # Runs a script's main() under torchrun and then saves this rank's weights, so the test can
 # compare the ranks. The script itself only ever writes from rank 0.

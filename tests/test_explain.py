@@ -17,6 +17,8 @@ import simple_cnn
 from conftest import DIRECT, NETWORKS, ROOT, call, picture_body, run
 from pipeline.report import classifier as classifier_of
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 
 # ----------------------------------------------------------------------------- --explain
 
@@ -401,28 +403,6 @@ def test_api_pixels_are_prepared_as_a_file_is(server, trained):
     assert from_pixels["digit"] == from_file["digit"]
 
 
-SLIDES = [  # the slides' answers
-    (0, [[6, 8], [3, 4]]),
-    (1, [[3, 3, 3], [3, 3, 3], [3, 2, 3]]),
-    (2, [[1.7, 1.7, 1.7], [1.0, 1.2, 1.8], [1.1, 0.8, 1.3]]),
-    (3, [[12, 16], [24, 28]]),
-    (4, [[12, 16, 9], [24, 28, 15], [15, 17, 9]]),
-]
-
-
-@pytest.mark.parametrize("index,expected", SLIDES)
-def test_the_worked_examples_give_the_slides_numbers(index, expected, server):
-    status, examples = call(server + "/api/examples")
-    assert status == 200 and len(examples) == len(SLIDES)
-    example = {k: examples[index][k] for k in ("op", "input", "kernel", "stride", "padding")}
-    status, answer = call(server + "/api/slide", example)
-    assert status == 200
-    assert [[round(v, 1) for v in row] for row in answer["output"]] == expected
-    rows, cols = len(expected), len(expected[0])
-    assert len(answer["windows"]) == rows * cols
-    assert answer["formula"].endswith(f"= {rows}; PyTorch gives {rows}")
-
-
 def test_the_output_size_formula_moves_with_the_controls(server):
     body = {"op": "max", "input": [[float(i + j) for j in range(5)] for i in range(5)],
             "kernel": 3, "stride": 2, "padding": 1}
@@ -546,8 +526,8 @@ def test_serve_prints_its_address_and_ctrl_c_stops_it_with_one_line(trained, tmp
 # ----------------------------------------------------------------------------- a real browser
 
 def need_browser() -> None:
-    """Playwright and Debian's Chromium (pipeline/browser.py), or the test skips saying why."""
-    from pipeline import browser
+    """Playwright and Debian's Chromium (tools/browser.py), or the test skips saying why."""
+    from tools import browser
 
     if importlib.util.find_spec("playwright") is None:
         pytest.skip("Playwright is not installed (pip install -r requirements.txt)")
@@ -586,7 +566,7 @@ def move_each_slider(page, shown: str) -> None:
 def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
     from playwright.sync_api import sync_playwright
 
-    from pipeline import browser
+    from tools import browser
 
     need_browser()
     with sync_playwright() as p:

@@ -25,6 +25,8 @@ from conftest import ROOT, TRAIN_LINE, digest, draw_digit, run
 from pipeline import checkpoints
 from pipeline.data import load_digit
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 OUTPUTS = ("--checkpoint", "--save-model", "--metrics", "--plot")
 
 
@@ -51,7 +53,8 @@ def start_training(mnist_dir, checkpoint, *extra, preexec=None):
     return proc
 
 
-@pytest.mark.parametrize("signum,words", [(signal.SIGTERM, "terminated (SIGTERM)"),
+@pytest.mark.parametrize("signum,words", [(signal.SIGINT, "interrupted"),
+                                          (signal.SIGTERM, "terminated (SIGTERM)"),
                                           (signal.SIGHUP, "hung up (SIGHUP)")])
 def test_a_signal_stops_like_ctrl_c_and_the_checkpoint_resumes(signum, words, mnist_dir,
                                                                tmp_path):
@@ -75,18 +78,20 @@ def test_a_signal_stops_like_ctrl_c_and_the_checkpoint_resumes(signum, words, mn
     assert {m.group(1) for m in TRAIN_LINE.finditer(resumed.stdout)} == {str(saved + 1)}
 
 
-def test_sigterm_during_a_save_waits_for_the_file(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_save_waits_for_the_file(signum, tmp_path):
     from pipeline import interrupts
 
     path, finished = tmp_path / "ck.pt", []
-    with pytest.raises(interrupts.Stop) as stop:
+    before = signal.getsignal(signum)
+    with pytest.raises(KeyboardInterrupt) as stop:
         with interrupts.handled(), interrupts.deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signum)
             checkpoints.atomic_save({"w": torch.ones(3)}, str(path))
             finished.append(True)
-    assert stop.value.signum == signal.SIGTERM and finished
+    assert interrupts.as_stop(stop.value).signum == signum and finished
     assert torch.equal(checkpoints.read(str(path))["w"], torch.ones(3)) and litter(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signum) is before
 
 
 def test_a_hangup_that_nohup_ignores_stays_ignored(mnist_dir, tmp_path):

@@ -1,4 +1,4 @@
-"""handwriting.py: optdigits as pictures, read through --predict, and drawn on the page."""
+"""tools.handwriting: optdigits as pictures, read through --predict, and drawn on the page."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import handwriting as hw
+from tools import handwriting as hw
 from conftest import draw_digit
+
+pytestmark = pytest.mark.slow  # python -m pytest --full
 
 
 def bar(shades) -> np.ndarray:
@@ -115,6 +117,6 @@ def test_traced_draws_the_strokes_beside_each_picture_and_counts_what_they_lost(
 
 
 def test_a_folder_without_pictures_says_how_to_make_them(tmp_path):
-    with pytest.raises(SystemExit, match="no pictures .python handwriting.py pictures"):
+    with pytest.raises(SystemExit, match="no pictures .python -m tools.handwriting pictures"):
         hw.labelled(tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -26,6 +26,8 @@ import simple_cnn
 from conftest import DIRECT, FINISHED, ROOT, call, draw_digit
 from pipeline import serve
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 SERVING = re.compile(r"Serving simple_cnn at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops it\)\n")
 
 
@@ -81,8 +83,10 @@ class Events:
 
 
 def printed(out: str) -> list[str]:
-    """A run's lines, its summary without the seconds (the time differs from run to run)."""
-    lines = [line for line in out.splitlines() if line and not line.startswith("Serving ")]
+    """A run's lines, its summary without the seconds (the time differs from run to run), and
+    not the line naming where the weights went (each run writes its own file)."""
+    lines = [line for line in out.splitlines()
+             if line and not line.startswith(("Serving ", "weights saved to "))]
     return [FINISHED.sub(lambda m: f"Finished: {m.group(1)} epochs, best {m.group(2)}", line)
             for line in lines]
 
@@ -278,7 +282,7 @@ def test_a_run_that_stops_says_its_line_on_the_page_and_exits(how, status, words
 def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from pipeline import browser
+    from tools import browser
     from test_explain import need_browser
 
     need_browser()

@@ -48,9 +48,15 @@ def test_gradients_reach_every_parameter(module):
 
 
 def test_flatten_size_is_the_documented_one(module):
-    net = module.Net()
-    _, classifier = classifier_of(net)
-    assert flatten_size(net) == classifier.in_features == documented_flatten(module.__name__)
+    net, name = module.Net(), module.__name__
+    fc_name, classifier = classifier_of(net)
+    got, documented = flatten_size(net), documented_flatten(name)
+    assert classifier.in_features == got, (
+        f"{name}.py: {got} features reach {fc_name}, which expects {classifier.in_features}: "
+        f"make it nn.Linear({got}, ...)")
+    assert documented == got, (
+        f"{name}.py: the shape comment on forward's flatten line says N x {documented}, but "
+        f"{got} features reach {fc_name}: change the comment (and those above it) to match")
 
 
 def test_channels_last_gives_the_same_output(module):
@@ -62,9 +68,15 @@ def test_channels_last_gives_the_same_output(module):
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_every_script_carries_its_recipes(module):
+def test_every_script_s_fast_recipe_is_flags_its_command_line_takes(module):
+    """Each value of FAST, typed as its flag, is accepted by the parser and comes out as the
+    recipe's value: no key without a flag, no value out of the flag's range or choices."""
+    from pipeline.cli import make_parser
+
     assert module.DEFAULT_RECIPE in ("lecture", "fast")
-    assert {"epochs", "batch_size", "lr"} <= set(module.FAST)
+    argv = [f"--{key.replace('_', '-')}={value}" for key, value in module.FAST.items()]
+    parsed = vars(make_parser(None).parse_args(argv))
+    assert {key: parsed[key] for key in module.FAST} == module.FAST
 
 
 def my_cnn(folder):
@@ -79,6 +91,7 @@ def my_cnn(folder):
     return folder / "my_cnn.py"
 
 
+@pytest.mark.slow
 def test_a_copied_and_edited_script_is_found_checked_and_trained(mnist_dir, tmp_path):
     folder = tmp_path / "scripts"
     folder.mkdir()

@@ -6,6 +6,8 @@ import pytest
 import simple_cnn
 from conftest import FINISHED, REAL_DATA
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 needs_real_mnist = pytest.mark.skipif(
     not (REAL_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(),
     reason=f"real MNIST not found in {REAL_DATA}/MNIST/raw (set MNIST_DATA_DIR to its folder)")

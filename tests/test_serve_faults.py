@@ -21,6 +21,8 @@ import pytest
 
 from conftest import ROOT, call, picture_body, run
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 
 def address(server: str) -> tuple[str, int]:
     host, port = server.removeprefix("http://").split(":")

@@ -15,6 +15,8 @@ import torch
 import simple_cnn
 from conftest import NETWORKS, ROOT, TEST_LINE, TRAIN_LINE, run
 
+pytestmark = pytest.mark.slow  # python -m pytest --full
+
 ONNX_LINE = re.compile(r"^ONNX: (.+): test accuracy ([\d.]+)% in onnxruntime, ([\d.]+)% in "
                        r"PyTorch; largest difference in log-probabilities ([\d.e+-]+)$", re.M)
 
@@ -171,9 +173,9 @@ def test_deterministic_turns_on_deterministic_kernels_and_repeats_itself(mnist_d
 
 def test_seeds_reports_mean_std_min_and_max(mnist_dir):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "seeds.py"), "simple_cnn", "--seeds", "3", "--device", "cpu",
+        [sys.executable, "-m", "tools.seeds", "simple_cnn", "--seeds", "3", "--device", "cpu",
          "--data-dir", str(mnist_dir), "--epochs", "1"], capture_output=True, text=True,
-        timeout=300)
+        timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     finals = [float(v) for v in re.findall(r"^seed \d: final ([\d.]+)%", result.stdout, re.M)]
     assert len(finals) == 3 and len(set(finals)) > 1  # different seeds, different runs

@@ -13,7 +13,8 @@ import common
 import inception_cnn
 import simple_cnn
 from conftest import (FINISHED, NETWORKS, ROOT, TEST_LINE, TRAIN_LINE,
-                      first_new_best_inside_epoch_2)
+                      first_new_best_inside_epoch_2, run)
+from pipeline import data
 from pipeline.device import pick_device
 from pipeline.errors import UserError
 
@@ -39,14 +40,14 @@ def test_a_short_run_learns_and_prints_the_lectures_lines(mnist_dir, capsys):
 
 
 def test_train_takes_the_batches_it_is_given_and_pieces_add_up_to_the_whole(mnist_dir, capsys):
-    data, _ = common.load_mnist(str(mnist_dir), torch.device("cpu"))
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    train_set, _ = data.load_mnist(str(mnist_dir), torch.device("cpu"))
+    order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(0))
     nets = []
     for cuts in ([0, 63], [0, 10, 11, 40, 63]):  # one call for the epoch, or four pieces
         torch.manual_seed(0)
         net = simple_cnn.Net()
         optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.5)
-        losses = torch.cat([common.train(net, optimizer, common.Batches(data, order, 32, a, b), 1, 20)
+        losses = torch.cat([common.train(net, optimizer, common.Batches(train_set, order, 32, a, b), 1, 20)
                             for a, b in zip(cuts, cuts[1:])])
         assert losses.shape == (63,)  # 2000 images in batches of 32: the last one holds 16
         nets.append(net)
@@ -107,11 +108,12 @@ def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):
                 "--save-model", str(path))
     net = inception_cnn.Net()
     net.load_state_dict(torch.load(path, weights_only=True))
-    test = common.load_mnist(str(mnist_dir), torch.device("cpu"))[1]
+    test = data.load_mnist(str(mnist_dir), torch.device("cpu"))[1]
     loss, correct = common.evaluate(net, test.head(1000), 1000)
     assert TEST_LINE.search(out).group(1, 2) == (f"{loss:.4f}", str(correct))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", NETWORKS)
 def test_script_dry_run_end_to_end(script, mnist_dir):
     result = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--data-dir", str(mnist_dir),
@@ -123,6 +125,7 @@ def test_script_dry_run_end_to_end(script, mnist_dir):
     assert FINISHED.search(result.stdout).group(1) == "1"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", NETWORKS)
 def test_importing_a_script_does_nothing(script):
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {script}"
@@ -170,3 +173,41 @@ def test_auto_takes_cuda_then_mps_then_the_cpu(monkeypatch):
     assert pick_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device("auto") == torch.device("cuda")
+
+
+# ----------------------------------------------------------------------------- --amp, --compile
+
+def final_accuracy(out: str) -> float:
+    return float(FINISHED.search(out).group(4))
+
+
+def test_amp_on_the_cpu_trains_under_bf16_autocast_to_a_close_result(mnist_dir, capsys):
+    """--amp runs the forward pass in bfloat16 on a CPU too: the first batch's loss (the same
+    weights, the same batch) within 1% of fp32's, finite losses, and a run that learns as far
+    (bf16 keeps 8 bits of mantissa, so not the same digits)."""
+    args = ("--data-dir", str(mnist_dir), "--epochs", "2", "--lr", "0.05", "--log-interval", "8")
+    code, plain, _ = run(simple_cnn, capsys, *args)
+    assert code == 0
+    code, amp, err = run(simple_cnn, capsys, *args, "--amp")
+    assert code == 0, err
+    fp32 = [float(m.group(5)) for m in TRAIN_LINE.finditer(plain)]
+    bf16 = [float(m.group(5)) for m in TRAIN_LINE.finditer(amp)]
+    assert len(bf16) == len(fp32) == 8 and all(0 < loss < 10 for loss in bf16)
+    assert bf16[0] == pytest.approx(fp32[0], rel=0.01) and bf16[0] != fp32[0]
+    assert final_accuracy(amp) > 90.0 and final_accuracy(plain) > 90.0, (plain, amp)
+
+
+@pytest.mark.slow
+def test_compile_gives_the_same_lines_as_without(mnist_dir, capsys):
+    """--compile (torch.compile, Inductor's C++ kernels on a CPU) trains the same network:
+    the same Train and Test lines, to the digits they print."""
+    import shutil
+
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.skip("torch.compile on a CPU needs a C++ compiler (apt-get install g++)")
+    args = ("--data-dir", str(mnist_dir), "--epochs", "1", "--log-interval", "8")
+    code, plain, _ = run(simple_cnn, capsys, *args)
+    code, compiled, err = run(simple_cnn, capsys, *args, "--compile")
+    assert code == 0, err
+    assert TRAIN_LINE.findall(compiled) == TRAIN_LINE.findall(plain)
+    assert TEST_LINE.findall(compiled) == TEST_LINE.findall(plain)

@@ -4,10 +4,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -15,11 +11,13 @@ import torch
 import common
 import inception_cnn
 import simple_cnn
-from conftest import (FINISHED, NETWORKS as ALL_NETWORKS, ROOT, TEST_LINE, TRAIN_LINE, digest,
+from conftest import (FINISHED, NETWORKS as ALL_NETWORKS, TEST_LINE, TRAIN_LINE, digest,
                       draw_digit, first_new_best_inside_epoch_2, printed_tests, run, train_lines)
 from pipeline import checkpoints
 from pipeline.data import load_digit
 from pipeline.report import classifier as classifier_of
+
+pytestmark = pytest.mark.slow  # python -m pytest --full
 
 NETWORKS = {"simple": simple_cnn, "inception": inception_cnn}
 
@@ -207,13 +205,6 @@ def test_summary_answers_the_flatten_question(script, tmp_path, capsys):
     assert not (tmp_path / "no-data-needed").exists()
 
 
-def test_summary_of_the_simple_cnn_reads_like_the_slide(capsys):
-    code, out, _ = run(simple_cnn, capsys, "--summary")
-    assert code == 0 and "Total params: 8,490" in out
-    assert "Conv2d (conv1)                         [1, 10, 24, 24]" in out
-    assert "Flatten size into fc: 320 (so fc = Linear(320, 10))" in out
-
-
 def test_progress_bar_replaces_the_train_lines(mnist_dir, capsys):
     code, out, err = run(simple_cnn, capsys, "--data-dir", str(mnist_dir), "--epochs", "1",
                          "--progress")
@@ -322,44 +313,3 @@ def test_resume_keeps_the_checkpoints_settings_unless_given_again(trained, tmp_p
     ck = checkpoints.read(str(path))
     assert ck["epoch"] == 4 and ck["args"]["lr"] == 0.05  # trained with --lr 0.05, not 0.01
     assert ck["optimizer"]["param_groups"][0]["lr"] == 0.05
-
-
-def test_ctrl_c_during_a_save_waits_for_the_file(tmp_path):
-    from pipeline.interrupts import deferred_interrupt
-
-    path, finished = tmp_path / "ck.pt", []
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            checkpoints.atomic_save({"w": torch.ones(3)}, str(path))
-            finished.append(True)
-    assert finished and torch.equal(checkpoints.read(str(path))["w"], torch.ones(3))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_ctrl_c_stops_cleanly_and_the_checkpoint_resumes(mnist_dir, tmp_path):
-    path = tmp_path / "ck.pt"
-    script = [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu",
-              "--data-dir", str(mnist_dir), "--checkpoint", str(path)]
-    proc = subprocess.Popen(script + ["--epochs", "1000"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not path.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)  # somewhere in a later epoch, maybe in the middle of writing the next one
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and err.count("\n") == 1
-    match = re.fullmatch(r"stopped: interrupted (in|after) epoch (\d+); (.+) holds epoch (\d+): "
-                         r"continue with --resume (.+)\n", err)
-    assert match and match.group(3) == match.group(5) == str(path), err
-    saved = checkpoints.read(str(path))["epoch"]
-    # Ctrl-C during an epoch's save waits for the file: then it stops "after" that epoch
-    assert saved == int(match.group(4)) == int(match.group(2)) - (match.group(1) == "in"), err
-    assert len(printed_tests(out)) in (saved, saved + 1)  # Ctrl-C may come while saving
-    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
-    resumed = subprocess.run(script + ["--epochs", str(saved + 1), "--resume", str(path)],
-                             capture_output=True, text=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
-    assert train_lines(resumed.stdout, saved + 1) and not train_lines(resumed.stdout, saved)

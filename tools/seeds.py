@@ -1,8 +1,8 @@
 """Train one network with several seeds and say how much its numbers move: mean ± std, min, max.
 
-    python seeds.py simple_cnn --seeds 5 --data-dir ../shared/data
-    python seeds.py inception_cnn --seeds 5 --data-dir ../shared/data --recipe fast
-    python seeds.py deep_cnn --seeds 3 --first-seed 11 --data-dir ../shared/data
+    python -m tools.seeds simple_cnn --seeds 5 --data-dir ../shared/data
+    python -m tools.seeds inception_cnn --seeds 5 --data-dir ../shared/data --recipe fast
+    python -m tools.seeds deep_cnn --seeds 3 --first-seed 11 --data-dir ../shared/data
 
 Each seed is a run of the network's own script, with its defaults and the flags given after
 the network, in a fresh process, one after another: seeds 1..N unless --first-seed says
@@ -28,8 +28,8 @@ import torch
 
 from pipeline import networks
 
-ROOT = Path(__file__).resolve().parent
-FINISHED = re.compile(r"^Finished: ([\d.]+) epochs in ([\d.]+) s", re.M)
+ROOT = Path(__file__).resolve().parent.parent  # the scripts
+FINISHED = re.compile(r"^Finished: ([\d.]+) epochs? in ([\d.]+) s", re.M)
 
 
 def one_run(script: str, seed: int, flags: list[str]) -> dict[str, float]:

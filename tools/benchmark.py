@@ -1,11 +1,11 @@
 """Time one epoch of each network with the project's pipeline and with the lecture's, side by side.
 
-    python benchmark.py --data-dir ../shared/data
-    python benchmark.py --data-dir ../shared/data --amp
-    python benchmark.py --data-dir ../shared/data --networks simple_cnn --repeats 3
-    python benchmark.py --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
-    python benchmark.py --prediction-time --networks simple_cnn inception_cnn deep_cnn
-    python benchmark.py --drawing --networks simple_cnn inception_cnn --repeats 10
+    python -m tools.benchmark --data-dir ../shared/data
+    python -m tools.benchmark --data-dir ../shared/data --amp
+    python -m tools.benchmark --data-dir ../shared/data --networks simple_cnn --repeats 3
+    python -m tools.benchmark --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
+    python -m tools.benchmark --prediction-time --networks simple_cnn inception_cnn deep_cnn
+    python -m tools.benchmark --drawing --networks simple_cnn inception_cnn --repeats 10
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
 torchvision's MNIST with a per-sample ToTensor(), batch 64 for training and for the test set
@@ -67,6 +67,7 @@ import torch.nn.functional as F
 
 import common
 from pipeline import networks
+from pipeline.data import load_mnist
 from pipeline.cli import positive_int
 from pipeline.device import device_forward, pick_device, prepare_model
 from pipeline.errors import UserError
@@ -216,13 +217,11 @@ def main() -> None:
         return print_live_overhead(args.data_dir, args.repeats)
     try:
         device = pick_device(args.device)
-        train_data, test_data = common.load_mnist(args.data_dir, device)
+        train_data, test_data = load_mnist(args.data_dir, device)
     except UserError as e:
         raise SystemExit(f"error: {e}")
 
-    cpu = platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
-          f"{cpu}, {platform.node()}")
+    print(f"{cpu_line(device)}, {platform.node()}")
     modes = [False, True] if args.amp else [False]
     peak = {amp: matmul_gflops(device, torch.bfloat16 if amp else torch.float32) for amp in modes}
     for amp in modes:
@@ -299,9 +298,11 @@ def serving(module):
         httpd.server_close()
 
 
-def cpu_line() -> str:
-    return (f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, "
-            f"{platform.processor() or platform.machine()}")
+def cpu_line(device: torch.device | str = "CPU") -> str:
+    """The torch version, the device, the threads and the processor, for a benchmark's header."""
+    device = "CPU" if str(device) == "cpu" else device
+    return (f"torch {torch.__version__}, {'' if device == 'CPU' else 'device '}{device}, "
+            f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
 
 
 def print_prediction_times(names: list[str]) -> None:
@@ -322,7 +323,7 @@ def drawing_times(module, repeats: int) -> dict[str, list[float]]:
     page's main-thread milliseconds for each answer it drew."""
     from playwright.sync_api import sync_playwright
 
-    from pipeline import browser
+    from tools import browser
 
     refuse = lambda route: route.fulfill(status=400, json={"error": "refused"})
     times = {"answers": [], "refused": [], "drawn": []}
@@ -417,7 +418,7 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
         if how != "plain":
             server = serve.start(model, module.__name__, "127.0.0.1", 0, training=True)
         training = Training(module.__name__, model, device, settings, None,
-                            watch=server.page.live if server else None)
+                            watchers=(server.page.live,) if server else ())
     if how == "watched":
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         client = subprocess.Popen([sys.executable, "-c", PAGE_CLIENT, url],
@@ -433,24 +434,19 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
     if server is not None:
         server.close()
     spent = server.page.live.spent if server else 0.0
-    return training.metrics[-1]["seconds"], spent, snapshots
+    return training.progress.metrics[-1]["seconds"], spent, snapshots
 
 
 def print_live_overhead(data_dir: str, repeats: int) -> None:
     """--live: the three ways, alternating in this process, `repeats` times."""
-    from pipeline import settings as resolved
-    from pipeline.cli import make_parser
+    from pipeline.cli import settings_of
 
     module = networks.load("simple_cnn")
-    argv = ["--epochs", "1", "--data-dir", data_dir, "--device", "cpu"]
-    parser = make_parser(None)
-    args = parser.parse_args(argv)
-    settings, _ = resolved.resolve(args, resolved.typed_flags(parser, argv, list(vars(args))),
-                                   "simple_cnn", module.FAST, module.DEFAULT_RECIPE)
+    settings, _ = settings_of(module.Net, module.FAST, module.DEFAULT_RECIPE, None,
+                              ["--epochs", "1", "--data-dir", data_dir, "--device", "cpu"])
     device = torch.device("cpu")
-    cpu = platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, {cpu}, "
-          f"{platform.node()}; simple_cnn.py --epochs 1 (the lecture's settings), in one process")
+    print(f"{cpu_line()}, {platform.node()}; simple_cnn.py --epochs 1 (the lecture's settings), "
+          f"in one process")
     ways = ("plain", "served", "watched")
     times: dict[str, list[float]] = {how: [] for how in ways}
     spent: dict[str, list[float]] = {how: [] for how in ways}

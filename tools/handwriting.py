@@ -1,9 +1,9 @@
 """Handwriting from outside MNIST: does a trained network read digits people wrote elsewhere?
 
-    python handwriting.py pictures hand/                  # the digits as pictures
-    python handwriting.py read simple_cnn net.safetensors hand/    # through --predict
-    python handwriting.py traced hand/ traced/            # the strokes `drawn` draws, as pictures
-    python handwriting.py drawn simple_cnn net.safetensors hand/   # drawn on --serve's page
+    python -m tools.handwriting pictures hand/                  # the digits as pictures
+    python -m tools.handwriting read simple_cnn net.safetensors hand/    # through --predict
+    python -m tools.handwriting traced hand/ traced/            # the strokes `drawn` draws, as pictures
+    python -m tools.handwriting drawn simple_cnn net.safetensors hand/   # drawn on --serve's page
 
 The digits are UCI's optdigits test set as scikit-learn ships it (`load_digits`: 1,797
 digits by 13 writers, none of them MNIST's; `pip install scikit-learn`): each 8 x 8 count of
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import browser
+from tools import browser
 from pipeline.errors import UserError
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent  # the scripts
 NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
 PEN = 18  # the page's pen, in pad pixels (web/app.js: ink.lineWidth)
 
@@ -63,7 +63,7 @@ def labelled(folder: Path) -> list[tuple[Path, int]]:
     pictures = sorted((p, int(NAME.match(p.name).group(2))) for p in folder.iterdir()
                       if NAME.match(p.name))
     if not pictures:
-        raise SystemExit(f"{folder}: no pictures (python handwriting.py pictures {folder})")
+        raise SystemExit(f"{folder}: no pictures (python -m tools.handwriting pictures {folder})")
     return pictures
 
 

@@ -1,6 +1,6 @@
 """The --serve page in a real browser: Chromium driven by Playwright, drawing with the mouse.
 
-benchmark.py --drawing, handwriting.py drawn and the page's browser test draw on the pad as
+tools.benchmark --drawing, tools.handwriting drawn and the page's browser test draw on the pad as
 a learner does: the mouse pressed, moved point by point along each stroke, released. Debian's
 Chromium (Playwright's own browser download needs the internet) and Playwright from pip.
 """
