@@ -107,11 +107,13 @@ class Server(ThreadingHTTPServer):
     about clients that go away."""
     request_queue_size = 128  # the listen backlog (socketserver's is 5)
     daemon_threads = True
-    page: Page
-    thread: threading.Thread
+
+    def __init__(self, address: tuple[str, int], handler: type, page: Page) -> None:
+        super().__init__(address, handler)
+        self.page = page
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)  # start()
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 
     def wait(self) -> None:
@@ -365,9 +367,7 @@ def make_server(model: nn.Module, network: str, host: str, port: int,
     handler = type("BoundHandler", (Handler,), {
         "page": page, "static": static_files(), "hosts": host_names(host), "busy": Busy()})
     try:
-        server = Server((host, port), handler)
-        server.page = page
-        return server
+        return Server((host, port), handler, page)
     except OSError as e:
         raise UserError(f"--serve: cannot listen on {host}:{port} ({e.strerror or e})") from None
     except OverflowError as e:  # a port the OS cannot take

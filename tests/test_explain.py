@@ -112,7 +112,8 @@ def edited_copy(tmp_path, old: str, new: str):
 @pytest.mark.parametrize("old,new,message", [
     ("nn.Linear(320, num_classes)", "nn.Linear(100, num_classes)",
      "simple_cnn.py: fc = Linear(100, 10) receives 320 features per image (the flattened output "
-     "of the layers before it is 320 per image), but expects 100: so fc = nn.Linear(320, 10)"),
+     "of the layers before it is 320 per image), but expects 100: so fc = nn.Linear(320, 10), "
+     "and the shape comment on the flatten line of forward: # N x 320"),
     ("nn.Conv2d(10, 20, kernel_size=5)", "nn.Conv2d(12, 20, kernel_size=5)",
      "simple_cnn.py: conv2 = Conv2d(12, 20, ...) receives 10 channels (the output of the layer "
      "before it), but expects 12: so conv2 = nn.Conv2d(10, 20, kernel_size=5, ...)"),
@@ -621,4 +622,25 @@ def test_a_digit_drawn_with_the_mouse_is_read_and_its_layers_drawn(server):
         cells = page.locator("#slide-output td").all_text_contents()
         assert cells == ["6", "8", "3", "4"]
         assert "PyTorch gives 2" in page.text_content("#formula")
+        chromium.close()
+
+
+def test_on_a_phone_no_card_is_wider_than_the_screen(server):
+    """At 390 x 844 every card fits: a 7 drawn, its layers, where it looked, what it tolerates."""
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser
+
+    need_browser()
+    with sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, server + "/", browser.PHONE)
+        browser.draw(page, browser.SEVEN)
+        browser.shown(page)
+        page.wait_for_selector("#attribution:not(.stale) canvas")
+        page.wait_for_selector("#sweeps:not(.stale) canvas")
+        widest = browser.widest(page)
+        assert widest["right"] <= browser.PHONE["width"], widest
+        if os.environ.get("SCREENSHOTS"):
+            page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "phone.png"))
         chromium.close()

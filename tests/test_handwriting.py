@@ -95,7 +95,7 @@ def test_drawn_draws_every_picture_on_the_page_and_reads_what_it_shows(trained, 
     accuracy, mistakes, n, moves = hw.drawn("simple_cnn", trained["weights"], folder)
     points = sum(len(s) - 1 for p, _ in hw.labelled(folder) for s in hw.pen_path(p))
     assert n == 2 and len(moves) == points > 20 and min(moves) > 0
-    assert accuracy == 100.0 * (2 - sum(mistakes.values())) / 2
+    assert accuracy == 100.0 and not mistakes, mistakes  # clean digits, drawn along their strokes
 
 
 @pytest.mark.skipif(importlib.util.find_spec("scipy") is None,

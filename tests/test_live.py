@@ -316,6 +316,9 @@ def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir
         (tmp_path / "drawn.png").write_bytes(base64.b64decode(drawn.split(",")[1]))
         if os.environ.get("SCREENSHOTS"):  # the README's picture: SCREENSHOTS=docs pytest ...
             page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "live.png"))
+        page.set_viewport_size(browser.PHONE)  # the chart, filters and mistakes fit a phone
+        widest = browser.widest(page)
+        assert widest["right"] <= browser.PHONE["width"], widest
         chromium.close()
     out, _ = ctrl_c(proc)
     loaded = subprocess.run(

@@ -211,3 +211,17 @@ def test_compile_gives_the_same_lines_as_without(mnist_dir, capsys):
     assert code == 0, err
     assert TRAIN_LINE.findall(compiled) == TRAIN_LINE.findall(plain)
     assert TEST_LINE.findall(compiled) == TEST_LINE.findall(plain)
+
+
+# ----------------------------------------------------------------------------- where an epoch is cut
+
+def test_an_epoch_is_cut_before_each_log_line_and_at_each_test_pass():
+    from pipeline.training import pieces, test_points
+
+    assert test_points(10, 2) == {5, 10} and test_points(94, 4) == {24, 47, 70, 94}
+    assert pieces(0, 10, 4, frozenset({5, 10})) == [(0, 4), (4, 5), (5, 8), (8, 10)]
+    assert pieces(5, 10, 4, frozenset({5, 10})) == [(5, 8), (8, 10)]  # resumed after batch 5
+    assert pieces(0, 3, 10, frozenset({3})) == [(0, 3)]  # fewer batches than a log interval
+    cuts = pieces(0, 938, 10, test_points(938, 4))
+    assert cuts[0][0] == 0 and cuts[-1][1] == 938
+    assert all(a < b == c for (a, b), (c, _) in zip(cuts, cuts[1:]))  # back to back, no gaps

@@ -28,8 +28,11 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
 
 
-def open_page(browser, url: str):
-    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+PHONE = {"width": 390, "height": 844}  # a phone's screen, in CSS pixels
+
+
+def open_page(browser, url: str, viewport: dict | None = None):
+    page = browser.new_page(viewport=viewport or {"width": 1200, "height": 1400})
     page.goto(url)
     page.wait_for_selector("#slide-output td", state="attached")  # the page has started
     return page
@@ -75,3 +78,17 @@ def drawing_times(page) -> list[float]:
     """The page's main-thread milliseconds for each answer it drew since Clear (it notes them)."""
     noted = page.get_attribute("#timing", "data-drawn-ms")
     return [float(t) for t in noted.split()] if noted else []
+
+
+def widest(page) -> dict:
+    """How far right the page reaches (its scroll width), and the element shown furthest
+    right, with where its right edge is: nothing of a card may be cut off or scrolled."""
+    return page.evaluate("""() => {
+        let far = {right: document.documentElement.scrollWidth, what: "the page"};
+        for (const e of document.querySelectorAll("main *")) {
+            const box = e.getBoundingClientRect();
+            if (box.width && box.right > far.right)
+                far = {right: box.right, what: e.id || e.tagName.toLowerCase() + "." + e.className};
+        }
+        return far;
+    }""")

@@ -36,7 +36,7 @@ from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent  # the scripts
 NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
-PEN = 18  # the page's pen, in pad pixels (web/app.js: ink.lineWidth)
+PEN = 18  # the page's pen, in pad pixels (pipeline/web/pad.js: ink.lineWidth)
 
 
 def write_pictures(folder: Path) -> int:
