@@ -11,7 +11,7 @@ import io
 import os
 import pickle
 import platform
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -138,6 +138,7 @@ def as_checkpoint(obj: Any, path: str, network: str) -> dict[str, Any] | None:
     if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
         return None
     check_fields(obj, path)
+    check_agreement(obj, path)
     if obj["network"] != network:
         raise UserError(f"{path}: a checkpoint of {obj['network']}.py, not of {network}.py")
     return obj
@@ -203,6 +204,47 @@ def check_fields(checkpoint: dict[str, Any], path: str) -> None:
         raise UserError(f"{path}: a damaged checkpoint: its losses is not sums of losses")
 
 
+def check_agreement(checkpoint: dict[str, Any], path: str) -> None:
+    """The fields against each other, in one place: where the run stands within its epochs,
+    the random states' sizes, the metrics, and the optimiser and schedule its settings name.
+    A checkpoint that passes resumes exactly; else one line naming the field."""
+    def damaged(field: str, why: str) -> None:
+        raise UserError(f"{path}: a damaged checkpoint: its {field} {why}")
+
+    epoch, batch, batches = checkpoint["epoch"], checkpoint["batch"], checkpoint.get("batches")
+    args = checkpoint["args"]
+    if batches is not None and batch >= batches:
+        damaged("batch", f"({batch}) lies past the end of its epoch ({batches} batches)")
+    if epoch + (batch > 0) > args["epochs"]:
+        damaged("epoch", f"({epoch}{f', {batch} batches into the next' if batch else ''}) is "
+                         f"beyond the {args['epochs']} epochs its run was asked for (args.epochs)")
+    size = torch.get_rng_state().numel()
+    for field, state in [("rng.batch_order", checkpoint["rng"]["batch_order"]),
+                         *[("rng.torch", t) for t in checkpoint["rng"]["torch"]]]:
+        if state.numel() != size:
+            damaged(field, f"is {state.numel()} bytes, not a random generator's {size}")
+    at = epoch + (batch / batches if batches else 0)
+    for row in checkpoint["metrics"]:
+        if not 0 <= row["test_accuracy"] <= 100 or not 0 < row["epoch"] <= at + 0.01:  # 2 decimals
+            damaged("metrics", f"has a row (epoch {row['epoch']}, {row['test_accuracy']}%) "
+                               f"that no test pass up to epoch {at:g} could have written")
+    check_optimizer(checkpoint, damaged)
+
+
+def check_optimizer(checkpoint: dict[str, Any], damaged: Callable[[str, str], None]) -> None:
+    """The optimiser's and the schedule's states are those of the settings the file carries."""
+    args, groups = checkpoint["args"], checkpoint["optimizer"]["param_groups"]
+    sgd = args.get("optimizer", "sgd") in ("sgd", "nesterov")
+    for group in groups:
+        if not isinstance(group, dict) or ("momentum" in group) != sgd or (
+                sgd and group.get("nesterov") != (args.get("optimizer") == "nesterov")):
+            damaged("optimizer", f"is not the state of --optimizer {args.get('optimizer', 'sgd')}, "
+                                 f"which its args name")
+    if (checkpoint["scheduler"] is None) != (args.get("schedule", "constant") == "constant"):
+        damaged("scheduler", f"does not go with --schedule {args.get('schedule', 'constant')}, "
+                             f"which its args name")
+
+
 def read_checkpoint(path: str, network: str) -> dict[str, Any]:
     checkpoint = as_checkpoint(read(path), path, network)
     if checkpoint is None:
@@ -259,6 +301,13 @@ def restore(checkpoint: dict[str, Any], path: str, model: nn.Module,
     except (ValueError, KeyError, RuntimeError) as e:
         raise UserError(f"{path}: its optimiser state does not fit this run's "
                         f"--optimizer {type(optimizer).__name__} ({str(e).splitlines()[0]})") from None
+    for group in optimizer.param_groups:  # momentum and the like, for these very parameters
+        for param in group["params"]:
+            for name, state in optimizer.state.get(param, {}).items():
+                if isinstance(state, torch.Tensor) and state.dim() and state.shape != param.shape:
+                    raise UserError(f"{path}: a damaged checkpoint: its optimizer holds a "
+                                    f"{name} of shape {tuple(state.shape)} for a parameter of "
+                                    f"shape {tuple(param.shape)}")
     if scheduler is not None and checkpoint["scheduler"] is not None:
         scheduler.load_state_dict(checkpoint["scheduler"])
     rng = checkpoint["rng"]

@@ -16,7 +16,7 @@ from torch import nn
 from . import checkpoints, distributed, files, interrupts, report
 from .errors import Interrupted, UserError
 from .run import network_name, run
-from .settings import Settings, resolve, typed_flags
+from .settings import RESUMED, Settings, resolve, typed_flags
 
 
 def _number(kind: type, low: float, low_ok: bool, high: float = math.inf,
@@ -294,8 +294,37 @@ def settings_of(net_factory: Callable[[], nn.Module], fast: dict | None, default
     check_args(parser, args)
     typed = typed_flags(parser, argv, list(vars(args)))
     settings, resumed = resolve(args, typed, network_name(net_factory), fast, default_recipe)
+    if resumed:
+        check_saved(resumed["args"], settings.resume)
     check_recipe(parser, settings, fast)
     return settings, resumed
+
+
+def check_saved(saved: dict[str, Any], path: str) -> None:
+    """The settings a checkpoint carries are values their own flags take, judged by the same
+    parser as a typed flag: else one line naming the setting."""
+    strict = make_parser(None)
+    strict.exit_on_error = False  # an ArgumentError to catch, not a usage message
+    for key in RESUMED:
+        if key not in saved:
+            continue
+        value, flag = saved[key], f"--{key.replace('_', '-')}"
+        if key == "amp":
+            fits = type(value) is bool
+        elif key == "schedule_epochs":
+            fits = type(value) is int and value > 0
+        else:
+            try:
+                parsed = getattr(strict.parse_args([f"{flag}={value}"]), key)
+                fits = type(value) in (int, float, str) and parsed == value
+            except argparse.ArgumentError:
+                fits = False
+        if not fits:
+            raise UserError(f"{path}: a damaged checkpoint: its args.{key} ({value!r}) is not "
+                            f"a value {flag} takes")
+    if saved.get("optimizer") == "nesterov" and saved.get("momentum") == 0:
+        raise UserError(f"{path}: a damaged checkpoint: its args.momentum is 0, which "
+                        f"--optimizer nesterov (its args.optimizer) cannot use")
 
 
 def stopped(message: str, status: int) -> None:

@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 import struct
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -109,11 +110,7 @@ def ensure_mnist(data_dir: str) -> None:
         if count == 0:
             raise UserError(f"{os.path.join(raw, name)}: holds no items (its header says 0); "
                             f"replace it with the original file")
-    if counts["train-images-idx3-ubyte"] < counts["t10k-images-idx3-ubyte"]:
-        raise UserError(f"{raw}: the training set holds fewer images "
-                        f"({counts['train-images-idx3-ubyte']}) than the test set "
-                        f"({counts['t10k-images-idx3-ubyte']}): are the train- and t10k- files "
-                        f"swapped?")
+    check_sizes(raw, counts["train-images-idx3-ubyte"], counts["t10k-images-idx3-ubyte"])
     for prefix in ("train", "t10k"):
         images, labels = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
         if counts[images] != counts[labels]:
@@ -123,6 +120,21 @@ def ensure_mnist(data_dir: str) -> None:
         if len(digits) and int(digits.max()) > 9:
             raise UserError(f"{os.path.join(raw, labels)}: labels must be digits 0-9, found "
                             f"{int(digits.max())}")
+
+
+MNIST_COUNTS = (60000, 10000)  # the images in MNIST's train- and t10k- files
+
+
+def check_sizes(raw: str, train: int, test: int) -> None:
+    """MNIST's own counts the wrong way round are swapped files (refused); any other training
+    set smaller than the test set may be a trimmed one, tried on purpose (a note)."""
+    if (train, test) == MNIST_COUNTS[::-1]:
+        raise UserError(f"{raw}: the train- files hold {train} images and the t10k- files "
+                        f"{test}, MNIST's test and training sets: the files are swapped; "
+                        f"swap their names back")
+    if train < test:
+        print(f"note: {raw}: the training set holds fewer images ({train}) than the test set "
+              f"({test}); MNIST's hold {MNIST_COUNTS[0]} and {MNIST_COUNTS[1]}", file=sys.stderr)
 
 
 def load_mnist(data_dir: str, device: torch.device) -> tuple[Split, Split]:

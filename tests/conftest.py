@@ -241,3 +241,17 @@ def call(url: str, body=None, method: str | None = None, raw: bytes | None = Non
 
 def picture_body(path: str) -> dict:
     return {"image": base64.b64encode(open(path, "rb").read()).decode()}
+
+
+# ----------------------------------------------------------------------------- Hypothesis
+# The property tests (tests/test_properties.py) run the same examples on every machine
+# (derandomized), keep no example database in the working tree, and bound their count.
+try:
+    from hypothesis import HealthCheck, settings as hypothesis_settings
+except ImportError:  # requirements-dev.txt brings it; the property tests skip without it
+    pass
+else:
+    hypothesis_settings.register_profile(
+        "project", derandomize=True, database=None, deadline=None, max_examples=40,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    hypothesis_settings.load_profile("project")

@@ -62,17 +62,37 @@ def test_files_with_no_items_are_named(mnist_dir, prefix):
         load_mnist(str(mnist_dir), torch.device("cpu"))
 
 
-def test_train_and_test_files_swapped_are_said(mnist_dir):
-    raw = mnist_dir.joinpath(*RAW)
+def swap(raw) -> None:
     for kind in ("images-idx3", "labels-idx1"):
         train, test = raw / f"train-{kind}-ubyte", raw / f"t10k-{kind}-ubyte"
-        swap = raw / "swap"
-        train.rename(swap)
+        train.rename(raw / "swap")
         test.rename(train)
-        swap.rename(test)
-    with pytest.raises(UserError, match=r"fewer images \(500\) than the test set \(2000\): are "
-                                        r"the train- and t10k- files swapped\?"):
-        load_mnist(str(mnist_dir), torch.device("cpu"))
+        (raw / "swap").rename(test)
+
+
+def test_a_training_set_smaller_than_the_test_set_loads_with_a_note(mnist_dir, capsys):
+    """A learner who trims the training files for a quick try is not stopped by a guess."""
+    swap(mnist_dir.joinpath(*RAW))
+    train, test = load_mnist(str(mnist_dir), torch.device("cpu"))
+    assert (len(train), len(test)) == (500, 2000)
+    assert capsys.readouterr().err == (
+        f"note: {mnist_dir.joinpath(*RAW)}: the training set holds fewer images (500) than the "
+        f"test set (2000); MNIST's hold 60000 and 10000\n")
+
+
+def test_mnist_s_own_files_swapped_are_refused(tmp_path):
+    import numpy as np
+
+    raw = tmp_path.joinpath(*RAW)
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 60000), ("t10k", 10000)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", np.zeros((n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.zeros(n))
+    swap(raw)
+    with pytest.raises(UserError, match=r"the train- files hold 10000 images and the t10k- files "
+                                        r"60000, MNIST's test and training sets: the files are "
+                                        r"swapped"):
+        load_mnist(str(tmp_path), torch.device("cpu"))
 
 
 def test_gzipped_files_are_unpacked_without_the_network(mnist_dir, offline):

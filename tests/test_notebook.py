@@ -47,7 +47,7 @@ def test_the_notebook_runs_top_to_bottom(mnist_dir, monkeypatch):
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
-    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    printed = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
     assert "so fc = nn.Linear(320, 10)" in printed and "into fc: 1408" in printed
     assert re.search(r"^Train Epoch: 1 \[0/1000 \(0%\)\]\tLoss: ", printed, re.M)
     assert re.search(r"^Test set: Average loss: [\d.]+, Accuracy: \d+/500 ", printed, re.M)
