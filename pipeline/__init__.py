@@ -4,7 +4,9 @@ common.py is the lecture's core (the loader, train(), test()) and imports nothin
 package; these modules wrap it from outside and import it. A script's main() hands its `Net`
 and recipe to cli.main, so the imports run one way: script -> cli -> ... -> common.
 
-    cli.py          the command line: flags, their checks, main() and the exit statuses
+    cli.py          the command line's main(): signal handlers first, then one line and an
+                    exit status for whatever went wrong
+    flags.py        the flags, the checks of their combinations, the settings they resolve to
     settings.py     the run's settings, resolved once: recipe, typed flags, checkpoint
     recipes.py      --recipe lecture / fast / handwriting: values, optimiser, schedule
     networks.py     the networks: the scripts beside common.py that define `class Net`

@@ -71,7 +71,7 @@ def test_channels_last_gives_the_same_output(module):
 def test_every_script_s_fast_recipe_is_flags_its_command_line_takes(module):
     """Each value of FAST, typed as its flag, is accepted by the parser and comes out as the
     recipe's value: no key without a flag, no value out of the flag's range or choices."""
-    from pipeline.cli import make_parser
+    from pipeline.flags import make_parser
 
     assert module.DEFAULT_RECIPE in ("lecture", "fast")
     argv = [f"--{key.replace('_', '-')}={value}" for key, value in module.FAST.items()]

@@ -152,8 +152,8 @@ def test_a_signal_with_busy_clients_ends_with_one_line(signum, status, words, tr
     assert proc.returncode == status and err == f"stopped: {words}\n", err
 
 
-@pytest.mark.parametrize("step", ["pipeline.cli.make_parser", "pipeline.cli.check_args",
-                                  "pipeline.cli.resolve", "pipeline.run.pick_device",
+@pytest.mark.parametrize("step", ["pipeline.flags.make_parser", "pipeline.flags.check_args",
+                                  "pipeline.flags.resolve", "pipeline.run.pick_device",
                                   "pipeline.checkpoints.read", "pipeline.serve.make_server"])
 def test_ctrl_c_at_each_step_of_starting_is_one_line(step, trained, monkeypatch, capsys):
     """From the first line of main() to the URL: a Ctrl-C at any step is one line, 130."""

@@ -68,7 +68,7 @@ import torch.nn.functional as F
 import common
 from pipeline import networks
 from pipeline.data import load_mnist
-from pipeline.cli import positive_int
+from pipeline.flags import positive_int
 from pipeline.device import device_forward, pick_device, prepare_model
 from pipeline.errors import UserError
 
@@ -439,7 +439,7 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
 
 def print_live_overhead(data_dir: str, repeats: int) -> None:
     """--live: the three ways, alternating in this process, `repeats` times."""
-    from pipeline.cli import settings_of
+    from pipeline.flags import settings_of
 
     module = networks.load("simple_cnn")
     settings, _ = settings_of(module.Net, module.FAST, module.DEFAULT_RECIPE, None,
