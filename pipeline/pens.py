@@ -63,3 +63,17 @@ def parse(line: str, where: str) -> PenDigit:
                         f"one of {', '.join(SOURCES)}, \"strokes\": [[[x, y], ...], ...]}})")
     return PenDigit(label, row["writer"], row["source"],
                     tuple(tuple((x, y) for x, y in s) for s in strokes))
+
+
+PAD = 280  # the page's pad, in pixels (pipeline/web/index.html)
+
+
+def on_pad(digit: PenDigit, pad: int = PAD, box: int = 190) -> list[list[list[float]]]:
+    """The digit's strokes scaled (aspect kept) to fit `box` pixels, centred on the pad."""
+    xs = [x for s in digit.strokes for x, _ in s]
+    ys = [y for s in digit.strokes for _, y in s]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    scale = box / max(width, height, 1)
+    left, top = (pad - width * scale) / 2, (pad - height * scale) / 2
+    return [[[round(left + (x - min(xs)) * scale, 1), round(top + (y - min(ys)) * scale, 1)]
+             for x, y in stroke] for stroke in digit.strokes]

@@ -9,6 +9,8 @@ every number the page shows comes from PyTorch:
     GET  /api/info       the network: name, layers, the flatten size into the classifier,
                          and "live": "training" or "finished" when it trains as it serves
     GET  /api/examples   the slides' worked examples of pooling and convolution
+    GET  /api/pen        one person's pen digit (data/unipen/), its strokes in the pad's
+                         pixels: the page opens with it replayed on the pad
     GET  /api/live       while it trains: Server-Sent Events (pipeline/live.py) of the run's
                          loss and accuracy, snapshots of the filters and mistakes, its end
     POST /api/predict    {"image": base64 PNG/JPEG} or {"pixels": H x W grey in [0, 1]}
@@ -36,8 +38,10 @@ A bad request gets a 4xx answer with {"error": "one line"} and the server keeps 
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import random
 import select
 import socket
 import sys
@@ -50,7 +54,7 @@ from typing import Any
 
 from torch import nn
 
-from . import answers, explain, interrupts, live, slides, tolerate
+from . import answers, explain, interrupts, live, pens, slides, tolerate
 from .answers import BadRequest
 from .data import Step
 from .device import cpu_copy
@@ -214,6 +218,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.live_stream()
         if path == "/api/examples":
             return self.answer_json(200, slides.EXAMPLES)
+        if path == "/api/pen":
+            return self.answer_json(200, pen_digit())
         file = self.static.get(path)  # only the files in web/, by their exact names
         if file is None:
             raise BadRequest(404, f"no such page: {path[:200]}")
@@ -315,6 +321,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+
+@functools.lru_cache(maxsize=1)
+def pen_digits() -> list[pens.PenDigit]:
+    return pens.load()
+
+
+def pen_digit() -> dict[str, Any]:
+    """GET /api/pen: one person's pen digit, a different one each time, in the pad's pixels
+    (the page opens with it replayed on the pad, every panel showing what it is for)."""
+    try:
+        digit = random.choice(pen_digits())
+    except UserError as e:
+        raise BadRequest(404, str(e)) from None
+    return {"label": digit.label, "source": digit.source, "strokes": pens.on_pad(digit)}
 
 
 def is_address(name: str) -> bool:

@@ -644,3 +644,33 @@ def test_on_a_phone_no_card_is_wider_than_the_screen(server):
         if os.environ.get("SCREENSHOTS"):
             page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "phone.png"))
         chromium.close()
+
+
+def test_the_page_opens_with_a_person_s_pen_digit_on_the_pad(server):
+    """Before a learner draws, every panel shows what it is for: a pen digit (a different one
+    each time the page opens) is replayed on the pad and read like a drawing."""
+    from playwright.sync_api import sync_playwright
+
+    from pipeline.pens import SOURCES
+    from tools import browser
+
+    answers = [call(server + "/api/pen")[1] for _ in range(8)]
+    assert len({json.dumps(a["strokes"]) for a in answers}) > 1
+    for answer in answers:
+        points = [p for stroke in answer["strokes"] for p in stroke]
+        assert answer["label"] in range(10) and answer["source"] in SOURCES
+        assert all(0 <= v <= 280 for p in points for v in p)
+    need_browser()
+    with sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, server + "/")
+        page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
+        page.wait_for_selector("#attribution:not(.stale) canvas")
+        page.wait_for_selector("#sweeps canvas")
+        assert re.fullmatch(r"A \d written with a pen by a person at UNIPEN's \"\w+\" \(not "
+                            r"MNIST's writers\)\. Clear it and draw your own\.",
+                            page.text_content("#pad-note"))
+        assert page.locator("#steps figure").count() == 6
+        page.click("#clear")
+        assert page.text_content("#pad-note") == ""
+        chromium.close()

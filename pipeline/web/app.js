@@ -10,7 +10,7 @@
 
 import { $, api } from "./api.js";
 import { attributeTo, onDigitClicked } from "./answer.js";
-import { lastPicture, readAgain, startPad } from "./pad.js";
+import { lastPicture, readAgain, replayPenDigit, startPad } from "./pad.js";
 import { training, watch } from "./live.js";
 import { startSlides } from "./slides.js";
 import { askTolerance, buildSliders } from "./tolerate.js";
@@ -31,6 +31,7 @@ async function loadInfo() {
 
 onDigitClicked((digit) => attributeTo(lastPicture(), digit));
 startPad({ training, strokeEnded: askTolerance });
+replayPenDigit();
 loadInfo().then((info) => {
   if (info.live) watch({ snapshot: readAgain, ended: () => { loadInfo(); readAgain(); } });
 });

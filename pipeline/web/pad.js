@@ -84,13 +84,38 @@ function drop(event) {  // a picture file dropped on the pad is read as a drawin
   reader.readAsDataURL(file);
 }
 
+// A person's pen digit replayed on the pad as the page opens, so that every panel shows what
+// it is for before the learner draws: the same pen, the same requests as a drawing.
+export async function replayPenDigit() {
+  try {
+    const digit = await api("/api/pen");
+    if (hasPicture) return;  // the learner was quicker
+    clearPad();
+    for (const stroke of digit.strokes) {
+      ink.beginPath();
+      ink.moveTo(...stroke[0]);
+      for (const point of stroke) ink.lineTo(...point);
+      ink.lineTo(stroke[stroke.length - 1][0] + 0.1, stroke[stroke.length - 1][1] + 0.1);
+      ink.stroke();
+    }
+    $("pad-note").textContent = `A ${digit.label} written with a pen by a person at UNIPEN's ` +
+      `"${digit.source}" (not MNIST's writers). Clear it and draw your own.`;
+    changed();
+  } catch (error) {
+    $("pad-note").textContent = "Draw a digit on the pad.";
+  }
+}
+
 export function startPad(options) {
   ({ training, strokeEnded } = options);
   clearPad();
   ink.strokeStyle = "black";
   ink.lineWidth = 18;
   ink.lineCap = ink.lineJoin = "round";
-  pad.addEventListener("pointerdown", startStroke);
+  pad.addEventListener("pointerdown", (event) => {
+    if ($("pad-note").textContent) { $("pad-note").textContent = ""; clearPad(); }  // your own now
+    startStroke(event);
+  });
   pad.addEventListener("pointermove", (event) => {
     if (!drawing) return;
     const [x, y] = point(event);
@@ -102,6 +127,7 @@ export function startPad(options) {
     pad.addEventListener(end, () => { if (drawing) { drawing = false; changed(); } });
   }
   $("clear").addEventListener("click", () => {
+    $("pad-note").textContent = "";
     clearPad();
     hasPicture = false;
     dropped = null;
