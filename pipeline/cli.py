@@ -1,8 +1,8 @@
 """The command line: each script's main() hands its network here.
 
-main() installs the signal handlers first, then loads the rest of the tool belt, resolves the
-settings once (pipeline/flags.py), hands them to `run.run`, and turns what went wrong into one
-line and an exit status.
+main() installs the signal handlers first and keeps them to its last line; inside them
+command() loads the rest of the tool belt, resolves the settings once (pipeline/flags.py),
+hands them to `run.run`, and turns what went wrong into one line and an exit status.
 """
 from __future__ import annotations
 
@@ -20,13 +20,22 @@ def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe
          description: str | None = None, argv: list[str] | None = None) -> None:
     """Parse the command line and run; a UserError is one line on stderr (exit 1), a usage
     error argparse's (exit 2), a signal a line saying what was kept (exit 128 + N)."""
-    try:
-        with interrupts.handled():  # from the first line: a Ctrl-C while starting is one line,
-            from .flags import settings_of  # the tool belt's own loading included
-            from .run import run
+    try:  # a Ctrl-C while it starts (the tool belt's own loading too) or ends: one line
+        with interrupts.handled():  # in place from the first line to the last
+            command(net_factory, fast, default_recipe, description, argv)
+    except KeyboardInterrupt as e:  # before the handlers were in place, or as it ended
+        stopped(str(interrupts.as_stop(e)), 128 + interrupts.as_stop(e).signum)
 
-            argv = sys.argv[1:] if argv is None else argv
-            run(net_factory, *settings_of(net_factory, fast, default_recipe, description, argv))
+
+def command(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe: str,
+            description: str | None, argv: list[str] | None) -> None:
+    """The run, and what went wrong turned into its line and exit status."""
+    try:
+        from .flags import settings_of
+        from .run import run
+
+        argv = sys.argv[1:] if argv is None else argv
+        run(net_factory, *settings_of(net_factory, fast, default_recipe, description, argv))
     except UserError as e:
         where = f"rank {distributed.rank()}: " if distributed.rank() else ""
         print(f"{where}error: {e}", file=sys.stderr)

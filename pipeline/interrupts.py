@@ -2,7 +2,9 @@
 
 SIGINT (Ctrl-C), SIGTERM and SIGHUP all stop a run the same way: at the next safe point, with
 one line saying where it stopped and what the checkpoint holds, and exit status 128 + N.
-A signal that lands while a checkpoint is written waits until the file is whole.
+A signal that lands while a checkpoint is written waits until the file is whole. Once a
+signal is stopping the process, a second one lets it finish what it is doing to stop (its
+line, closing the page's server): it would only cut that line short with a traceback.
 
 In one process the signal stops the run at once (as a KeyboardInterrupt). Under torchrun
 the ranks must stop at the same step, or the others would wait in a collective for one that
@@ -41,12 +43,16 @@ def as_stop(error: KeyboardInterrupt) -> Stop:
 
 
 _pending: list[int] = []  # signals noted while a run may not stop at once
+_stopping: list[int] = []  # the signal stopping the process, once one is
 
 
 def _raise(signum: int, frame) -> None:
+    if _stopping:  # stopping already, which takes moments
+        return
     if distributed.active() and not _pending:
         _pending.append(signum)  # every rank stops together at the next log line
     else:  # one process, or a second signal: stop now
+        _stopping.append(signum)
         raise Stop(signum)
 
 
@@ -68,6 +74,7 @@ def handled() -> Iterator[None]:
         yield
         return
     _pending.clear()
+    _stopping.clear()
     previous = _install(_raise)
     try:
         yield

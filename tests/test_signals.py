@@ -1,8 +1,8 @@
 """Signals at any moment: Ctrl-C and SIGTERM at 20 evenly spaced moments of a run's start-up,
 from the first line of the command line's main() (once Python has imported torch) until the
-run is under way: --serve with weights, --serve while training, and a training run. Moments
-are counted in calls into the project's code, not in seconds, so the sweep is the same on a
-fast machine and a slow one."""
+run is under way, and of its shutdown, from a first signal until the process ends: --serve
+with weights, --serve while training, and a training run. Moments are counted in calls into
+the project's code, not in seconds, so the sweep is the same on a fast machine and a slow one."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -53,14 +53,26 @@ AT_CALL = textwrap.dedent("""
 WORDS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
 
 
-def at_call(tmp_path, target: int, signum: int, args: list[str]):
-    helper = tmp_path / "at_call.py"
-    helper.write_text(AT_CALL)
-    mark = tmp_path / f"sent-{target}-{signum}"
-    result = subprocess.run([sys.executable, str(helper), str(target), str(signum), str(mark),
+def signalled(tmp_path, helper: str, target: int, signum: int, args: list[str]):
+    """`helper` (AT_CALL or AFTER_FIRST) run with these arguments: its result, when it sent
+    the signal (None: never), and when it ended."""
+    script = tmp_path / f"helper-{abs(hash(helper))}.py"
+    script.write_text(helper)
+    mark = tmp_path / f"sent-{abs(hash(helper))}-{target}-{signum}"
+    result = subprocess.run([sys.executable, str(script), str(target), str(signum), str(mark),
                              "--device", "cpu", *args], capture_output=True, text=True,
                             timeout=60)
     return result, float(mark.read_text()) if mark.exists() else None, time.time()
+
+
+def sweep(tmp_path, helper: str, args: list[str]):
+    """How many calls the helper counts (its TARGET 0), and each of 20 evenly spaced calls,
+    Ctrl-C and SIGTERM, run: ((call, signal), result, sent, ended), two at a time."""
+    calibration, _, _ = signalled(tmp_path, helper, 0, signal.SIGINT, args)
+    total = int(calibration.stderr.strip().splitlines()[-1])
+    runs = [(1 + round(k * (total - 1) / 19), signum) for k in range(20) for signum in WORDS]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        return total, list(pool.map(lambda r: (r, *signalled(tmp_path, helper, *r, args)), runs))
 
 
 COMMANDS = {
@@ -76,12 +88,7 @@ def test_a_signal_at_any_moment_of_start_up_ends_the_run_with_one_line(command, 
                                                                        tmp_path):
     """Never ignored (the process ends within 5 s of the signal), never a traceback: one
     line, and the exit status 128 + N (130 for Ctrl-C, 143 for SIGTERM)."""
-    args = COMMANDS[command](trained)
-    calibration, _, _ = at_call(tmp_path, 0, signal.SIGINT, args)
-    total = int(calibration.stderr.strip().splitlines()[-1])
-    runs = [(1 + round(k * (total - 1) / 19), signum) for k in range(20) for signum in WORDS]
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        done = list(pool.map(lambda r: (r, *at_call(tmp_path, *r, args)), runs))
+    total, done = sweep(tmp_path, AT_CALL, COMMANDS[command](trained))
     failures = []
     for (target, signum), result, sent, ended in done:
         # SIGTERM before main() has put its handlers in place (its first call) ends the
@@ -90,6 +97,68 @@ def test_a_signal_at_any_moment_of_start_up_ends_the_run_with_one_line(command, 
         ok = sent is not None and ended - sent < 5 and (by_default or (
             result.returncode == 128 + signum and result.stderr.count("\n") == 1
             and result.stderr.startswith(f"stopped: {WORDS[signum]}")))
+        if not ok:
+            failures.append(f"call {target} of {total}, {signal.Signals(signum).name}: "
+                            f"status {result.returncode}, {result.stderr[-300:]!r}")
+    assert not failures, failures
+
+
+# Runs simple_cnn.py's main(), sends itself FIRST (SIGINT) once the run is under way (as
+# AT_CALL's count ends), then SIGNAL at the TARGET-th call into the project's code after that,
+# while the run shuts down. The first signal's KeyboardInterrupt, raised inside the profile
+# hook, takes that hook away (as Python does with a hook that raises), so the calls after it
+# are counted by a trace hook. TARGET 0 prints how many calls the shutdown makes.
+AFTER_FIRST = textwrap.dedent("""
+    import atexit, os, signal, sys, time
+    sys.path.insert(0, ROOT)
+    import torch
+    import simple_cnn
+    target, signum, mark = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    count, counting, first = 0, False, False
+    def ours(code):
+        return "/pipeline/" in code.co_filename or code.co_filename.endswith("/common.py")
+    def profile(frame, event, arg):
+        global counting, first
+        code = frame.f_code
+        if event != "call" or not ours(code):
+            return
+        counting = counting or (code.co_name == "main" and code.co_filename.endswith("cli.py"))
+        if counting and code.co_name in ("wait", "train_epochs"):
+            first = True
+            sys.setprofile(None)
+            os.kill(os.getpid(), signal.SIGINT)
+    def trace(frame, event, arg):
+        global count
+        if event != "call" or not first or not ours(frame.f_code):
+            return None
+        count += 1
+        if count == target:
+            sys.settrace(None)
+            with open(mark, "w") as f:
+                f.write(str(time.time()))
+            os.kill(os.getpid(), signum)
+        return None
+    if target == 0:
+        atexit.register(lambda: print(count, file=sys.stderr, flush=True))
+    sys.setprofile(profile)
+    sys.settrace(trace)
+    simple_cnn.main(sys.argv[4:])
+""").replace("ROOT", repr(str(ROOT)))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_second_signal_at_any_moment_of_shutdown_ends_the_run_with_one_line(command, trained,
+                                                                              tmp_path):
+    """A Ctrl-C once the run is under way, then Ctrl-C or SIGTERM at any moment of what it
+    does to stop: the process ends within 5 s of the second, with the first one's line alone
+    and its status (130), never a traceback."""
+    total, done = sweep(tmp_path, AFTER_FIRST, COMMANDS[command](trained))
+    assert total > 0
+    failures = []
+    for (target, signum), result, sent, ended in done:
+        ok = (sent is not None and ended - sent < 5 and result.returncode == 130
+              and result.stderr.count("\n") == 1
+              and result.stderr.startswith("stopped: interrupted"))
         if not ok:
             failures.append(f"call {target} of {total}, {signal.Signals(signum).name}: "
                             f"status {result.returncode}, {result.stderr[-300:]!r}")
