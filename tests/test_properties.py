@@ -262,3 +262,51 @@ def test_any_damage_to_mnist_s_files_is_one_line_naming_the_file(tmp_path_factor
             assert "\n" not in str(e) and str(raw) in str(e), str(e)
 
     check()
+
+
+@st.composite
+def damaged_pen_file(draw) -> bytes:
+    """The pen-digit file's gzipped JSON lines, with a line's field changed (any JSON, or
+    strokes of any shape and size) or gone, its text or the bytes changed (or left alone)."""
+    import gzip
+    import json
+
+    rows = [{"label": 7, "writer": "w", "source": "syn", "strokes": [[[0, 0], [9, 20]]]}] * 3
+    lines = [json.dumps(r) for r in rows]
+    how = draw(st.sampled_from(["field", "text", "gzip", "alone"]))
+    if how == "field":
+        row = dict(rows[0])
+        key = draw(st.sampled_from(sorted(row)))
+        point = st.lists(st.integers(-2**70, 2**70), min_size=2, max_size=2)
+        row[key] = draw(JSON | st.lists(st.lists(point, max_size=6), max_size=3))
+        if draw(st.booleans()):
+            del row[key]
+        lines[draw(st.integers(0, 2))] = json.dumps(row)
+    elif how == "text":
+        lines[draw(st.integers(0, 2))] = draw(st.text(max_size=60))
+    packed = gzip.compress("\n".join(lines).encode("utf-8", "surrogatepass") + b"\n")
+    if how == "gzip":
+        at = draw(st.integers(0, len(packed) - 1))
+        packed = packed[:at] + draw(st.binary(max_size=8)) + packed[at + 1:]
+    return packed
+
+
+def test_any_damage_to_the_pen_digit_file_is_one_line_naming_it(tmp_path_factory):
+    """A line that is not a pen digit, text that is not JSON, bytes that are not gzip: the
+    loader gives pen digits (each of them drawable) or one UserError naming the file."""
+    from pipeline import pens
+    from pipeline.errors import UserError
+
+    @given(damaged_pen_file())
+    def check(packed):
+        path = tmp_path_factory.mktemp("pens") / "digits.jsonl.gz"
+        path.write_bytes(packed)
+        try:
+            digits = pens.load(path)
+        except UserError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(path)), str(e)
+            return
+        assert digits and pens.PenPictures.of(digits, torch.device("cpu")).draw(
+            torch.full((len(digits),), 0.1)).isfinite().all()
+
+    check()
