@@ -15,7 +15,7 @@ and recipe to cli.main, so the imports run one way: script -> cli -> ... -> comm
     augment.py      training-time augmentation: shift, rotate, scale, shear, thickness
     device.py       the device, the network's layout on it, --amp's autocast
     data.py         MNIST's files checked before loading; the user's own pictures
-    pens.py         people's pen digits (UNIPEN, data/unipen/), read and checked
+    pens.py         people's pen digits (UNIPEN, data/unipen/): read, checked, drawn for training
     checkpoints.py  atomic checkpoints, exact resume, safe loading
     report.py       metrics CSV, the plot, the layer summary
     board.py        --tensorboard: a watcher of the run (metrics, figures, graph)

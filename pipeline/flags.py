@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from . import checkpoints, files, report
+from . import checkpoints, files, pens, report
 from .errors import UserError
 from .run import network_name
 from .settings import RESUMED, Settings, resolve, typed_flags
@@ -61,9 +61,9 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
     recipe.add_argument("--recipe", choices=("lecture", "fast", "handwriting"), default=None,
                         help="lecture: the lecture's settings; fast: tuned per network for "
                              "accuracy per second; handwriting: fast for twice the epochs with "
-                             "--rotate 10 --scale 0.1 --shear 10 --thickness 1, for people's "
-                             "digits (default: lecture for simple_cnn.py and inception_cnn.py, "
-                             "fast for the exercise networks)")
+                             "--rotate 10 --scale 0.1 --shear 10 --thickness 1 --pen-digits "
+                             "all, for people's digits (default: lecture for simple_cnn.py and "
+                             "inception_cnn.py, fast for the exercise networks)")
     recipe.add_argument("--epochs", type=positive_int, metavar="N",
                         help="number of epochs to train (default: 10)")
     recipe.add_argument("--batch-size", type=positive_int, metavar="N",
@@ -96,6 +96,25 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
                         metavar="PIXELS", help="make each training image's ink up to PIXELS "
                         "(at most 2) bolder on each side, or up to half of that thinner "
                         "(default: 0)")
+    recipe.add_argument("--pen-digits", type=pen_sources, metavar="SOURCES",
+                        help="add people's pen digits (data/unipen/) to the training set, drawn "
+                             "as pictures with a new pen width each epoch: all, none, or "
+                             f"institutions joined by commas ({','.join(pens.SOURCES)}) "
+                             "(default: none)")
+
+
+def pen_sources(text: str) -> str:
+    """--pen-digits: "all", "none" or institutions joined by commas, written the one way a
+    checkpoint keeps them (in the file's order; all six is "all")."""
+    names = {n.strip() for n in text.split(",")} - {""}
+    if names in ({"all"}, {"none"}):
+        return names.pop()
+    unknown = sorted(names - set(pens.SOURCES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give all, none, or some of {', '.join(pens.SOURCES)} joined by commas")
+    return "all" if names == set(pens.SOURCES) else ",".join(
+        s for s in pens.SOURCES if s in names)
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:

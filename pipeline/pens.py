@@ -3,6 +3,11 @@
 11,243 digits written with a pen on tablets by about 140 people at six institutions, none of
 them MNIST's (CC BY 4.0; data/unipen/README.md gives the attribution and the format). Each is
 the pen's path: strokes of (x, y) points in the tablet's own units, y pointing down.
+
+`load` reads them; `on_pad` scales one onto the page's pad (the page opens with one replayed);
+`PenPictures` draws them all at once as 28 x 28 pictures with any pen width, as the page
+prepares a drawing, for training on them (--pen-digits): made ready once per run (each digit's
+distance field, about 3 s for all 11,243 on 2 CPU cores), then drawn anew each epoch.
 """
 from __future__ import annotations
 
@@ -11,6 +16,12 @@ import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common import normalise
 
 from .errors import UserError
 
@@ -77,3 +88,127 @@ def on_pad(digit: PenDigit, pad: int = PAD, box: int = 190) -> list[list[list[fl
     left, top = (pad - width * scale) / 2, (pad - height * scale) / 2
     return [[[round(left + (x - min(xs)) * scale, 1), round(top + (y - min(ys)) * scale, 1)]
              for x, y in stroke] for stroke in digit.strokes]
+
+
+def chosen(sources: str, digits: list[PenDigit] | None = None) -> list[PenDigit]:
+    """The digits of `sources` ("all", or institutions joined by commas, as --pen-digits
+    takes them)."""
+    digits = load() if digits is None else digits
+    wanted = set(SOURCES if sources == "all" else sources.split(","))
+    return [d for d in digits if d.source in wanted]
+
+
+SPACING = 0.03  # points along a stroke, in units of the digit's longer side
+FIELD = 40  # the distance field's grid: FIELD x FIELD points
+REACH = 0.7  # ... over -REACH..REACH of the longer side about the strokes' centre
+WIDTHS = (0.07, 0.16)  # pen widths drawn, as fractions of the longer side (the page: 18/190)
+SUPER = 4  # samples per pixel, each way
+
+
+def path_points(digit: PenDigit) -> np.ndarray:
+    """K x 2: points along the digit's strokes at most SPACING apart, in units of its longer
+    side about the centre of its box (x right, y down)."""
+    strokes = [np.array(s, dtype=np.float64) for s in digit.strokes]
+    every = np.concatenate(strokes)
+    low, high = every.min(0), every.max(0)
+    side = max(float((high - low).max()), 1.0)
+    points = []
+    for p in strokes:
+        p = (p - (low + high) / 2) / side
+        steps = np.ceil(np.hypot(*np.diff(p, axis=0).T) / SPACING).astype(int).clip(1)
+        start = np.repeat(p[:-1], steps, 0)  # each segment's start, once per point on it
+        along = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
+        points += [start + (along / np.repeat(steps, steps))[:, None]
+                   * np.repeat(np.diff(p, axis=0), steps, 0), p[-1:]]
+    return np.concatenate(points)
+
+
+NEAR = 4  # grid points each way from a path point whose distance to it is measured
+
+
+def distance_fields(digits: list[PenDigit]) -> tuple[torch.Tensor, torch.Tensor]:
+    """N x 1 x FIELD x FIELD: each grid point's distance to the nearest point of the digit's
+    strokes, and N x 2: the strokes' box (width, height), both in units of its longer side.
+
+    Only distances up to NEAR grid steps are measured (every pen width needs less); farther
+    grid points read 1. The strokes lie within -0.5..0.5, so all of those are on the grid."""
+    paths = [path_points(d) for d in digits]
+    sizes = torch.from_numpy(np.stack([p.max(0) - p.min(0) for p in paths])).float()
+    points = torch.from_numpy(np.concatenate(paths)).float()  # P x 2, every digit's
+    owner = torch.repeat_interleave(torch.tensor([len(p) for p in paths]))  # P: its digit
+    step = 2 * REACH / (FIELD - 1)
+    cell = ((points + REACH) / step).round()  # P x 2: the grid point nearest each point
+    base = (owner * FIELD + cell[:, 1].long()) * FIELD + cell[:, 0].long()  # its place in all
+    offset = cell * step - REACH - points  # P x 2: from the point to that grid point
+    reach = torch.arange(-NEAR, NEAR + 1)
+    dy, dx = (a.reshape(-1) for a in torch.meshgrid(reach, reach, indexing="ij"))
+    window, moves = dy * FIELD + dx, torch.stack([dx, dy], -1).float() * step  # 81; 81 x 2
+    fields = torch.ones(len(digits) * FIELD * FIELD)
+    for first in range(0, len(points), 100_000):
+        part = slice(first, first + 100_000)
+        distance = (offset[part, None] + moves).square().sum(-1).sqrt()  # B x 81
+        fields.scatter_reduce_(0, (base[part, None] + window).view(-1), distance.view(-1),
+                               "amin")
+    return fields.view(-1, 1, FIELD, FIELD), sizes
+
+
+@dataclass(frozen=True)
+class PenPictures:
+    """Pen digits held ready to be drawn as pictures, all at once, with any pen width.
+
+    What `draw` gives is what the page gives for the same strokes drawn with a round pen of
+    that width (pipeline/data.prepare_digit: the ink's box scaled to fit 20 x 20, centred by
+    mass in 28 x 28, normalised), within a small tolerance (tests/test_pens.py): each pixel
+    averages SUPER x SUPER samples of the pen's ink, read off the digit's distance field."""
+    fields: torch.Tensor  # N x 1 x FIELD x FIELD (distance_fields)
+    sizes: torch.Tensor  # N x 2
+    labels: torch.Tensor  # N, int64
+
+    @classmethod
+    def of(cls, digits: list[PenDigit], device: torch.device) -> PenPictures:
+        fields, sizes = distance_fields(digits)
+        labels = torch.tensor([d.label for d in digits])
+        return cls(fields.to(device), sizes.to(device), labels.to(device))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def draw(self, widths: torch.Tensor) -> torch.Tensor:
+        """N pen widths (fractions of each digit's longer side) -> N x 1 x 28 x 28, normalised."""
+        device = self.fields.device
+        box = self.sizes + widths[:, None]  # the ink's box: the strokes' and the pen around them
+        pixels = (box * 20 / box.amax(1, keepdim=True)).round().clamp(1, 20)  # N x 2: w, h
+        per_unit = pixels / box  # N x 2: pixels per unit, in x and y
+        at = (torch.arange(20 * SUPER, device=device) + 0.5) / SUPER  # sample centres, pixels
+        xs = (at[None] / per_unit[:, :1] - box[:, :1] / 2) / REACH  # N x 80, -1..1 of the field
+        ys = (at[None] / per_unit[:, 1:] - box[:, 1:] / 2) / REACH
+        grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)
+        near = F.grid_sample(self.fields, grid, align_corners=True, padding_mode="border")
+        soft = per_unit.amin(1).view(-1, 1, 1, 1) * SUPER  # samples per unit: a sample's edge
+        ink = ((widths.view(-1, 1, 1, 1) / 2 - near) * soft + 0.5).clamp(0, 1)
+        small = F.avg_pool2d(ink, SUPER)  # N x 1 x 20 x 20, the box at its top left
+        inside = (torch.arange(20, device=device) < pixels[:, :1, None]) & \
+                 (torch.arange(20, device=device)[:, None] < pixels[:, 1:, None])
+        return normalise(centred(small * inside[:, None], pixels))
+
+    def widths(self, generator: torch.Generator) -> torch.Tensor:
+        low, high = WIDTHS
+        return (low + (high - low) * torch.rand(len(self), generator=generator)).to(
+            self.fields.device)
+
+
+def centred(small: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """N x 1 x 20 x 20, each digit's box at the top left (`pixels`: its w, h) -> N x 1 x 28 x 28
+    with its centre of mass moved to the middle by whole pixels, as prepare_digit does."""
+    n, device = len(small), small.device
+    mass = small.sum((1, 2, 3)).clamp_min(1e-6)
+    at = torch.arange(20, device=device, dtype=small.dtype)
+    cx = (small.sum(2).squeeze(1) * at).sum(1) / mass
+    cy = (small.sum(3).squeeze(1) * at).sum(1) / mass
+    left = torch.minimum((14 - cx).round().clamp_min(0), 28 - pixels[:, 0]).long()
+    top = torch.minimum((14 - cy).round().clamp_min(0), 28 - pixels[:, 1]).long()
+    padded = F.pad(small[:, 0], (28, 8, 28, 8))  # N x 56 x 56: the box at (28, 28)
+    rows = (torch.arange(28, device=device) - top[:, None] + 28)  # N x 28
+    cols = (torch.arange(28, device=device) - left[:, None] + 28)
+    batch = torch.arange(n, device=device)[:, None, None]
+    return padded[batch, rows[:, :, None], cols[:, None, :]].unsqueeze(1)

@@ -4,8 +4,8 @@
 batch 64, 10 epochs, constant learning rate, no augmentation. `--recipe fast` is the lecture's
 settings updated by the script's own FAST dict, tuned per network for accuracy per second
 (see the README for what each reaches). `--recipe handwriting` is the script's fast recipe
-trained twice as many epochs with the ways people write (HANDWRITING), for digits from outside
-MNIST (docs/see-inside.md). A flag typed on the command line always wins.
+trained twice as many epochs with the ways people write and people's pen digits (HANDWRITING),
+for digits from outside MNIST (docs/see-inside.md). A flag typed on the command line always wins.
 """
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ LECTURE = {
     "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
     "weight_decay": 0.0, "schedule": "constant",
     "augment": 0, "rotate": 0.0, "scale": 0.0, "shear": 0.0, "thickness": 0.0,
+    "pen_digits": "none",
 }
 
 
-# small turns, sizes, slants and pen widths: the simple CNN's fast recipe with these and
-# twice its epochs reads 95.5% of optdigits (89.2% without) and 99.16% of MNIST's test set
-HANDWRITING = {"rotate": 10.0, "scale": 0.1, "shear": 10.0, "thickness": 1.0}
+# small turns, sizes, slants and pen widths, and people's pen digits drawn into the training
+# set (pipeline/pens.py): docs/see-inside.md gives what each network reads with them
+HANDWRITING = {"rotate": 10.0, "scale": 0.1, "shear": 10.0, "thickness": 1.0,
+               "pen_digits": "all"}
 
 
 def values(recipe: str, fast: dict | None) -> dict:

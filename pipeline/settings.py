@@ -29,6 +29,7 @@ class Settings:
     scale: float
     shear: float
     thickness: float
+    pen_digits: str  # "none", "all" or institutions joined by commas (pipeline/pens.py)
     schedule_epochs: int  # the horizon of --schedule onecycle: the epochs first planned
     # training
     target_accuracy: float | None
@@ -118,6 +119,7 @@ def resolve(args: argparse.Namespace, typed: set[str], network: str, fast: dict 
 def resume_values(values: dict[str, Any], typed: set[str], saved: dict[str, Any]) -> None:
     """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
     overridden = []
+    saved = {"pen_digits": "none", **saved}  # a checkpoint from before --pen-digits
     for key in RESUMED:
         if key not in saved or key == "recipe":
             continue

@@ -18,8 +18,8 @@ from torch import nn
 
 import common
 
-from . import (augment, board, checkpoints, data, distributed, export, interrupts, recipes,
-               report)
+from . import (augment, board, checkpoints, data, distributed, export, interrupts, pens,
+               recipes, report)
 from .device import device_forward
 from .errors import Interrupted, NonFiniteLoss, UserError
 from .settings import Settings
@@ -75,7 +75,8 @@ def pieces(first: int, num_batches: int, log_interval: int,
 class Parts:
     """What a run builds once, before its first batch: the data, the optimiser and schedule,
     the batch order's generator, the augmentation, and what the steps and test passes run."""
-    train_data: common.Split
+    train_data: common.Split  # MNIST's
+    pens: pens.PenPictures | None  # --pen-digits: drawn anew into each epoch's training set
     test_data: common.Split
     num_batches: int  # per epoch, on this rank
     test_at: frozenset[int]  # test_points()
@@ -223,7 +224,9 @@ class Training:
         train_data, test_data = data.load_mnist(s.data_dir, self.device)
         if s.dry_run:
             test_data = test_data.head(s.test_batch_size)
-        num_batches = -(-(len(train_data) // distributed.world_size()) // s.batch_size)
+        pen_pictures = self.pen_pictures(len(train_data))
+        images = len(train_data) + (len(pen_pictures) if pen_pictures else 0)
+        num_batches = -(-(images // distributed.world_size()) // s.batch_size)
         if s.evals_per_epoch > num_batches:
             raise UserError(f"--evals-per-epoch {s.evals_per_epoch}: an epoch has only "
                             f"{num_batches} batches of {s.batch_size} here")
@@ -238,8 +241,32 @@ class Training:
         if scheduler is not None:  # the schedule moves after every step of the optimiser
             optimizer.register_step_post_hook(lambda *_: scheduler.step())
         forward, tester = self.wrap_model()
-        return Parts(train_data, test_data, num_batches, test_points(num_batches, s.evals_per_epoch),
-                     optimizer, scheduler, generator, augment.Augmentation.of(s), forward, tester)
+        return Parts(train_data, pen_pictures, test_data, num_batches,
+                     test_points(num_batches, s.evals_per_epoch), optimizer, scheduler,
+                     generator, augment.Augmentation.of(s), forward, tester)
+
+    def pen_pictures(self, mnist: int) -> pens.PenPictures | None:
+        """--pen-digits: the chosen pen digits, ready to be drawn (a few seconds, once)."""
+        chosen = self.settings.pen_digits
+        if chosen == "none":
+            return None
+        pictures = pens.PenPictures.of(pens.chosen(chosen), self.device)
+        if distributed.is_main():
+            print(f"Training on {mnist:,} MNIST images and {len(pictures):,} pen digits "
+                  f"({chosen}), drawn with a new pen width each epoch")
+        return pictures
+
+    def training_set(self) -> common.Split:
+        """This epoch's training set: MNIST's, then the pen digits drawn with this epoch's pen
+        widths, which the seed and the epoch alone decide (a resumed run draws the same)."""
+        parts = self.parts
+        if parts.pens is None:
+            return parts.train_data
+        widths = torch.Generator().manual_seed(
+            (self.settings.seed * 1_000_003 + self.progress.epoch) % 2**64)
+        drawn = parts.pens.draw(parts.pens.widths(widths))
+        return common.Split(torch.cat([parts.train_data.images, drawn]),
+                            torch.cat([parts.train_data.labels, parts.pens.labels]))
 
     def check_layout(self, num_batches: int) -> None:
         """A run resumed inside an epoch (or on a schedule counted in batches) must cut its
@@ -285,22 +312,23 @@ class Training:
         for p.epoch in range(p.start.epoch + 1, self.epochs + 1):
             first = p.start.batch if p.epoch == p.start.epoch + 1 else 0
             p.order_state = parts.generator.get_state()  # before this epoch's permutation
-            order = torch.randperm(len(parts.train_data), generator=parts.generator)
-            order = order[distributed.shard(len(parts.train_data))].to(self.device)
+            train_data = self.training_set()
+            order = torch.randperm(len(train_data), generator=parts.generator)
+            order = order[distributed.shard(len(train_data))].to(self.device)
             p.epoch_loss, p.test_loss = LossSum(), LossSum()
             if first and "losses" in self.resumed:  # resumed between two test passes
                 p.epoch_loss = LossSum(*self.resumed["losses"].get("epoch", (0.0, 0)))
                 p.test_loss = LossSum(*self.resumed["losses"].get("test", (0.0, 0)))
             self.bar = self.progress_bar(first)
             try:
-                if self.train_epoch(order, first):
+                if self.train_epoch(train_data, order, first):
                     return
             finally:
                 if self.bar is not None:
                     self.bar.close()
                 self.bar = None
 
-    def train_epoch(self, order: torch.Tensor, first: int) -> bool:
+    def train_epoch(self, train_data: common.Split, order: torch.Tensor, first: int) -> bool:
         """This epoch's pieces from batch `first`, each ending at a log line or a test pass;
         True when a test pass reached the target."""
         s, parts = self.settings, self.parts
@@ -308,7 +336,7 @@ class Training:
         cuts = [(0, 1)] if s.dry_run else pieces(first, parts.num_batches, s.log_interval,
                                                  parts.test_at)
         for start, stop in cuts:
-            batches = common.Batches(parts.train_data, order, s.batch_size, start, stop,
+            batches = common.Batches(train_data, order, s.batch_size, start, stop,
                                      parts.transform)
             losses = common.train(parts.forward, parts.optimizer, batches, self.progress.epoch,
                                   log_interval)

@@ -132,7 +132,8 @@ def test_the_handwriting_recipe_is_fast_twice_as_long_with_people_s_ways(capsys)
                            **recipes.HANDWRITING}
     code, out, _ = run(simple_cnn, capsys, "--help")
     said = " ".join(out.split())
-    flags = " ".join(f"--{k} {v:g}" for k, v in recipes.HANDWRITING.items())
+    flags = " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else
+                     f"--{k.replace('_', '-')} {v}" for k, v in recipes.HANDWRITING.items())
     assert code == 0 and f"fast for twice the epochs with {flags}" in said, said
 
 
@@ -144,6 +145,6 @@ def test_a_handwriting_run_trains_with_its_settings_and_a_typed_flag_wins(mnist_
                          "handwriting", "--rotate", "5", "--checkpoint", str(ck))
     assert code == 0, err
     saved = checkpoints.read(str(ck))["args"]
-    assert (saved["recipe"], saved["epochs"], saved["lr"], saved["rotate"], saved["shear"]) == (
-        "handwriting", 4, 0.1, 5.0, 10.0)
+    assert (saved["recipe"], saved["epochs"], saved["lr"], saved["rotate"], saved["shear"],
+            saved["pen_digits"]) == ("handwriting", 4, 0.1, 5.0, 10.0, "all")
     assert len(printed_tests(out)) == 4

@@ -148,3 +148,16 @@ def test_cleanup_frees_the_ddp_wrapper_before_leaving_the_group(tmp_path):
         gc.enable()
         if distributed.active():
             torch.distributed.destroy_process_group()
+
+
+def test_each_rank_trains_its_shard_of_mnist_and_the_pen_digits(mnist_dir, tmp_path):
+    result = torchrun(tmp_path, "simple_cnn", "--data-dir", str(mnist_dir), "--epochs", "1",
+                      "--batch-size", "32", "--log-interval", "5", "--pen-digits", "apa")
+    assert result.returncode == 0, failure(result)
+    assert result.stdout.count("Training on 2,000 MNIST images and 692 pen digits (apa)") == 1
+    firsts = [m for m in TRAIN_LINE.finditer(result.stdout) if m.group(1) == "1"]
+    assert [m.group(2, 3) for m in firsts[:2]] == [("0", "1346"), ("160", "1346")]  # 2,692 / 2
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for name, value in rank0.items():
+        assert torch.equal(value, rank1[name]), name

@@ -1,122 +1,102 @@
-"""tools.handwriting: optdigits as pictures, read through --predict, and drawn on the page."""
+"""tools.handwriting: people's pen digits as pictures, read through --predict, and replayed on
+the page with the mouse."""
 from __future__ import annotations
 
-import importlib.util
+import base64
+import collections
+import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+import common
+from pipeline import data, pens
+from tools import browser
 from tools import handwriting as hw
-from conftest import draw_digit
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
 
-
-def bar(shades) -> np.ndarray:
-    """A horizontal bar, 22 pixels long, one row per shade (rows 8 down), on 20 x 30."""
-    ink = np.zeros((20, 30))
-    for row, shade in enumerate(shades, start=8):
-        ink[row, 4:26] = shade
-    return ink
+DIGITS = pens.load()[100:10001:2500]  # four people's digits, of three institutions
 
 
-def test_thinning_leaves_a_line_one_pixel_wide_along_the_middle():
-    line = hw.thin(bar([1, 1, 1, 1, 1]))
-    rows, columns = np.nonzero(line)
-    assert set(rows) == {10}  # the middle of rows 8..12
-    assert line[:, 8:22].sum(0).tolist() == [1] * 14  # one pixel in each column along it
+def pen_digit(strokes, label=1) -> pens.PenDigit:
+    return pens.PenDigit(label, "w", "ibm", tuple(tuple(s) for s in strokes))
 
 
-def test_thinning_keeps_the_darkest_ridge_of_a_blurred_stroke():
-    line = hw.thin(bar([0.6, 0.7, 0.8, 0.9, 1.0]))  # pales upwards: the pen pressed at row 12
-    assert set(np.nonzero(line)[0]) == {12}
-    assert hw.thin(bar([0.6, 0.7, 0.8, 0.9, 1.0]), levels=0).sum() < line.sum()  # plain Zhang-Suen
+def test_a_dot_a_lone_bar_and_two_digits_side_by_side_are_broken_segments():
+    line = [(0, 0), (40, 2), (80, 4), (120, 5), (160, 6)]
+    assert hw.broken(pen_digit([[(0, 0), (1, 1), (2, 0)]], 6))  # 3 points: a dot
+    assert hw.broken(pen_digit([line]))  # a 1 lying flat
+    assert not hw.broken(pen_digit([[(y, x) for x, y in line]]))  # a 1 standing up
+    assert hw.broken(pen_digit([[(y, x) for x, y in line]], 4))  # a 4's lone bar
+    assert hw.broken(pen_digit([[(0, 0), (20, -20), (40, 0), (20, 20), (0, 0)],
+                                [(60, 0), (80, -20), (100, 0), (80, 20), (60, 0)]], 0))  # "00"
+    assert not hw.broken(pen_digit([[(0, 0), (60, 0), (30, 50), (20, 100)],
+                                    [(10, 50), (50, 50)]], 7))  # a 7 with a crossbar
+    flagged = collections.Counter(d.source for d in pens.load() if hw.broken(d))
+    assert flagged["ibm"] == 62 and sum(flagged.values()) == 62 + 11
 
 
-def test_a_line_is_one_stroke_from_end_to_end():
-    line = np.zeros((20, 30), dtype=bool)
-    line[12, 4:26] = True
-    assert hw.strokes(line) == [[(x, 12) for x in range(4, 26)]]
+def test_a_pen_path_is_the_writer_s_strokes_on_the_pad_a_point_every_4_pixels():
+    digit = DIGITS[0]
+    path, full = hw.pen_path(digit), pens.on_pad(digit)
+    assert len(path) == len(digit.strokes)
+    for stroke, points in zip(path, full):
+        assert stroke[0] == tuple(points[0]) and stroke[-1] == tuple(points[-1])
+        gaps = np.hypot(*np.diff(np.array(stroke[:-1]), axis=0).T)
+        assert (gaps >= hw.STEP).all()
+        assert all(0 <= v <= browser.PAD for point in stroke for v in point)
 
 
-def test_a_ring_is_one_closed_stroke_and_a_lone_pixel_a_dot():
-    y, x = np.mgrid[:30, :30]
-    ring = hw.thin(((np.hypot(y - 15, x - 15) > 7) & (np.hypot(y - 15, x - 15) < 11)).astype(float))
-    ring[2, 2] = True
-    (path, dot) = hw.strokes(ring)
-    assert path[0] == path[-1] and len(path) == ring.sum()  # round once, back where it began
-    assert set(path) | {(2, 2)} == {(int(c), int(r)) for r, c in zip(*np.nonzero(ring))}
-    assert dot == [(2, 2)]
-
-
-def test_a_picture_s_pen_path_is_in_the_pad_s_pixels(tmp_path):
-    paper = np.full((40, 40), 255, dtype=np.uint8)
-    paper[18:21, 8:32] = 0  # a dark bar, 3 pixels thick, on white
-    Image.fromarray(paper).save(tmp_path / "0000-1.png")
-    (stroke,) = hw.pen_path(tmp_path / "0000-1.png")
-    assert {y for _, y in stroke} == {19.5 * 7}  # the bar's middle row, in the pad's 280 x 280
-    xs = [x for x, _ in stroke]  # columns 8..31 (56..224 on the pad), less a little at each end
-    assert xs == sorted(xs) and xs[0] < 10 * 7 and xs[-1] > 30 * 7
-    assert all(7 <= d < 7 + 280 / hw.TRACED for d in np.diff(xs[:-1]))  # a point each 7 pixels
-    assert len(hw.pen_path(tmp_path / "0000-1.png", step=0)[0]) > 100  # each pixel thinned at
-
-
-@pytest.mark.skipif(importlib.util.find_spec("sklearn") is None,
-                    reason="scikit-learn is not installed (pip install scikit-learn); CI installs it")
-def test_the_pictures_are_optdigits_named_by_their_digit(tmp_path):
-    from sklearn.datasets import load_digits
-
-    assert hw.write_pictures(tmp_path) == 1797
+def test_pictures_are_the_pen_digits_drawn_as_the_page_draws_them(tmp_path):
+    assert hw.write_pictures(tmp_path, "apa") == 692
     pictures = hw.labelled(tmp_path)
-    assert [label for _, label in pictures] == load_digits().target.tolist()
+    apa = [(i, d) for i, d in enumerate(pens.load()) if d.source == "apa"]
+    assert [(p.name, label) for p, label in pictures] == [
+        (f"{i:05d}-{d.label}.png", d.label) for i, d in apa]
     first = np.asarray(Image.open(pictures[0][0]))
-    assert first.shape == (40, 40) and first[:4].min() == 255 and first.min() < 64  # ink, margin
+    assert first.shape == (280, 280) and first[:30].min() == 255 and first.min() == 0
 
 
-@pytest.fixture
-def folder(tmp_path):
-    """A 1 and a 7 as the tests' font draws them, 40 x 40, dark on white, named as optdigits."""
-    for i, digit in enumerate((1, 7)):
-        draw_digit(digit, (40, 40), 34, stroke=2, ink=0, paper=255, mode="L").save(
-            tmp_path / f"{i:04d}-{digit}.png")
-    return tmp_path
+def test_read_gives_every_picture_to_predict(trained, tmp_path):
+    for i, digit in enumerate(DIGITS):
+        hw.picture(digit).save(tmp_path / f"{i:05d}-{digit.label}.png")
+    accuracy, mistakes, n, right = hw.read("simple_cnn", trained["weights"], tmp_path)
+    assert n == len(DIGITS) == len(right) and accuracy == 100 * sum(right) / n
+    assert sum(mistakes.values()) == n - sum(right)
 
 
-def test_read_gives_every_picture_to_predict(trained, folder):
-    accuracy, mistakes, n = hw.read("simple_cnn", trained["weights"], folder)
-    assert n == 2 and accuracy == 100.0 and not mistakes
-
-
-def test_drawn_draws_every_picture_on_the_page_and_reads_what_it_shows(trained, folder):
+def test_drawn_replays_each_digit_with_the_mouse_and_reads_what_the_page_shows(trained):
     from test_explain import need_browser
 
     need_browser()
-    accuracy, mistakes, n, moves = hw.drawn("simple_cnn", trained["weights"], folder)
-    points = sum(len(s) - 1 for p, _ in hw.labelled(folder) for s in hw.pen_path(p))
-    assert n == 2 and len(moves) == points > 20 and min(moves) > 0
-    assert accuracy == 100.0 and not mistakes, mistakes  # clean digits, drawn along their strokes
+    accuracy, mistakes, n, moves = hw.drawn("simple_cnn", trained["weights"], DIGITS)
+    points = sum(len(s) - 1 for d in DIGITS for s in hw.pen_path(d))
+    assert n == len(DIGITS) and len(moves) == points > 40 and min(moves) > 0
+    assert sum(mistakes.values()) == round(n * (1 - accuracy / 100))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("scipy") is None,
-                    reason="SciPy is not installed (pip install scikit-learn brings it); CI installs it")
-def test_traced_draws_the_strokes_beside_each_picture_and_counts_what_they_lost(tmp_path):
-    from PIL import ImageDraw
+def test_a_pen_digit_replayed_on_the_pad_is_what_training_draws_of_it(trained):
+    """The same strokes drawn with the mouse on the page's pad (then prepared as the page's
+    picture is) and drawn for training by PenPictures.draw with the page's pen: the same
+    28 x 28 picture within 0.05 a pixel on average, after moving one by a pixel at most
+    (where the centre of mass rounds the other way)."""
+    from playwright.sync_api import sync_playwright
+    from test_explain import need_browser
+    from test_pens import PAGE_PEN, nearest
 
-    pictures = [Image.new("L", (40, 40), 255) for _ in range(3)]
-    ImageDraw.Draw(pictures[0]).ellipse([10, 6, 30, 34], outline=0, width=3)  # a 0, pen-thin
-    ImageDraw.Draw(pictures[1]).line([(20, 6), (20, 34)], fill=0, width=3)  # a 1
-    ImageDraw.Draw(pictures[2]).rectangle([6, 6, 33, 33], fill=0)  # a blot: a line or two of it
-    for i, (picture, digit) in enumerate(zip(pictures, (0, 1, 8))):
-        picture.save(tmp_path / f"{i:04d}-{digit}.png")
-    lost, n = hw.traced(tmp_path, tmp_path / "traced")
-    assert n == 3 and lost == 100 / 3  # the blot; the 0 and the 1 keep their ink
-    side = np.asarray(Image.open(tmp_path / "traced" / "0000-0.png"))
-    assert side.shape == (280, 560) and side[:, 280:].min() == 0  # the picture, then its strokes
-    assert side[140, 280 + 140] == 255 and side[140, 280 + 80] == 0  # round the 0, not across
-
-
-def test_a_folder_without_pictures_says_how_to_make_them(tmp_path):
-    with pytest.raises(SystemExit, match="no pictures .python -m tools.handwriting pictures"):
-        hw.labelled(tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    need_browser()
+    drawn = common.denormalise(pens.PenPictures.of(DIGITS, torch.device("cpu")).draw(
+        torch.full((len(DIGITS),), PAGE_PEN)))
+    with hw.serving("simple_cnn", trained["weights"]) as url, sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, url)
+        for digit, training in zip(DIGITS, drawn):
+            browser.draw(page, hw.pen_path(digit))
+            png = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+            pad = io.BytesIO(base64.b64decode(png.split(",", 1)[1]))
+            on_page = common.denormalise(data.read_picture(pad, "the pad"))
+            assert nearest(training[0], on_page[0]) < 0.05
+        chromium.close()

@@ -6,6 +6,7 @@
     python -m tools.benchmark --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
     python -m tools.benchmark --prediction-time --networks simple_cnn inception_cnn deep_cnn
     python -m tools.benchmark --drawing --networks simple_cnn inception_cnn --repeats 10
+    python -m tools.benchmark --pen-digits --data-dir ../shared/data --repeats 3
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
 torchvision's MNIST with a per-sample ToTensor(), batch 64 for training and for the test set
@@ -48,6 +49,13 @@ a browser is). Besides the medians it
 gives the mean and standard deviation of each repeat's difference from the plain epoch beside
 it, and the time the run itself spent between batches on the page.
 
+`--pen-digits` instead times what people's pen digits cost a run and the page: the simple
+CNN's `--recipe handwriting` for one epoch as its script runs it (its "s/epoch": training, the
+pen digits drawn for the epoch, the test pass), with `--pen-digits none` and `all` alternating
+`--repeats` times; in this process, the pen digits made ready once (their distance fields)
+and all 11,243 drawn for an epoch; and each mouse move on the page's pad, a 7 drawn as before
+and a person's pen digit replayed along its pen path, as tools.handwriting drawn does.
+
 This is a benchmark, not a test: run it on a quiet machine and read the ratio.
 """
 from __future__ import annotations
@@ -58,9 +66,13 @@ import csv
 import io
 import os
 import platform
+import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -71,6 +83,8 @@ from pipeline.data import load_mnist
 from pipeline.flags import positive_int
 from pipeline.device import device_forward, pick_device, prepare_model
 from pipeline.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent  # the scripts
 
 
 def sync(device: torch.device) -> None:
@@ -202,6 +216,9 @@ def main() -> None:
     p.add_argument("--drawing", action="store_true",
                    help="time each mouse move on the --serve page's pad in Chromium, answers "
                         "arriving and answers refused, per network instead (default: off)")
+    p.add_argument("--pen-digits", action="store_true",
+                   help="time the simple CNN's handwriting epoch with and without the pen "
+                        "digits, and the page's pad drawing a 7 and a pen digit (default: off)")
     p.add_argument("--live", action="store_true",
                    help="time the simple CNN's epoch with and without the --serve page "
                         "watching it train instead (default: off)")
@@ -215,6 +232,8 @@ def main() -> None:
             raise SystemExit(f"error: {e}")
     if args.live:
         return print_live_overhead(args.data_dir, args.repeats)
+    if args.pen_digits:
+        return print_pen_digit_costs(args.data_dir, args.repeats)
     try:
         device = pick_device(args.device)
         train_data, test_data = load_mnist(args.data_dir, device)
@@ -316,28 +335,29 @@ def print_prediction_times(names: list[str]) -> None:
               flush=True)
 
 
-def drawing_times(module, repeats: int) -> dict[str, list[float]]:
-    """Seconds of each mouse move while a 7 is drawn on the pad of `module`'s --serve page in
-    Chromium, `repeats` sevens each way, alternating: with the answers arriving, and with the
-    page's requests refused (its pointer handling and one frame, no answer to draw); and the
-    page's main-thread milliseconds for each answer it drew."""
+def drawing_times(module, repeats: int, strokes=None) -> dict[str, list[float]]:
+    """Seconds of each mouse move while a 7 (or `strokes`) is drawn on the pad of `module`'s
+    --serve page in Chromium, `repeats` times each way, alternating: with the answers
+    arriving, and with the page's requests refused (its pointer handling and one frame, no
+    answer to draw); and the page's main-thread milliseconds for each answer it drew."""
     from playwright.sync_api import sync_playwright
 
     from tools import browser
 
     refuse = lambda route: route.fulfill(status=400, json={"error": "refused"})
+    strokes = strokes or browser.SEVEN
     times = {"answers": [], "refused": [], "drawn": []}
     with serving(module) as url, sync_playwright() as p:
         chromium = browser.launch(p)
         page = browser.open_page(chromium, url)
-        browser.draw(page, browser.SEVEN)  # warms the page and the server
+        browser.draw(page, strokes)  # warms the page and the server
         browser.shown(page)
         for _ in range(repeats):
-            times["answers"] += browser.draw(page, browser.SEVEN)
+            times["answers"] += browser.draw(page, strokes)
             browser.shown(page)
             times["drawn"] += browser.drawing_times(page)  # since Clear
             page.route("**/api/*", refuse)
-            times["refused"] += browser.draw(page, browser.SEVEN)
+            times["refused"] += browser.draw(page, strokes)
             page.wait_for_timeout(200)
             page.unroute("**/api/*")
         chromium.close()
@@ -405,9 +425,6 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
     seconds (training and the test pass, as the script's s/epoch), the seconds the run spent
     between batches on the page (snapshots, events), and the snapshots the page got.
     `how`: "plain", "served" (--serve, no page open) or "watched" (one page open)."""
-    import subprocess
-    import sys
-
     from pipeline import run, serve
     from pipeline.training import Training
 
@@ -470,6 +487,54 @@ def print_live_overhead(data_dir: str, repeats: int) -> None:
             if how != "plain" and repeats > 1 else ""
         print(f"{words:<28} {median:>8.2f} {100 * (median / plain - 1):>8.1f}% {paired:>22} "
               f"{1000 * statistics.median(spent[how]):>23.0f}")
+
+
+def handwriting_epoch(data_dir: str, pen_digits: str) -> float:
+    """The simple CNN's --recipe handwriting for one epoch, as its script runs it: its s/epoch."""
+    out = subprocess.run([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir", data_dir,
+                          "--recipe", "handwriting", "--epochs", "1", "--pen-digits", pen_digits,
+                          "--log-interval", "1000"], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"simple_cnn.py: {out.stderr.strip()}")
+    return float(re.search(r"\(([\d.]+) s/epoch\)", out.stdout).group(1))
+
+
+def print_pen_digit_costs(data_dir: str, repeats: int) -> None:
+    """What the pen digits cost an epoch of training and the page's pad, beside what was there."""
+    from pipeline import pens
+    from tools import browser, handwriting
+
+    print(f"{cpu_line()}; {repeats} repeats, alternating")
+    epochs = {"none": [], "all": []}
+    for r in range(repeats):
+        for chosen in epochs:
+            epochs[chosen].append(handwriting_epoch(data_dir, chosen))
+        print(f"repeat {r + 1}: --pen-digits none {epochs['none'][-1]:.2f} s/epoch, all "
+              f"{epochs['all'][-1]:.2f} s/epoch", flush=True)
+    digits = pens.load()
+    started = time.perf_counter()
+    pictures = pens.PenPictures.of(digits, torch.device("cpu"))
+    ready = time.perf_counter() - started
+    drawing = []
+    for r in range(max(repeats, 3)):
+        widths = pictures.widths(torch.Generator().manual_seed(r))
+        started = time.perf_counter()
+        pictures.draw(widths)
+        drawing.append(time.perf_counter() - started)
+    none, every = statistics.median(epochs["none"]), statistics.median(epochs["all"])
+    print(f"simple_cnn.py --recipe handwriting, one epoch: {none:.2f} s without the pen "
+          f"digits, {every:.2f} s with all {len(digits):,} ({every - none:+.2f} s, "
+          f"{100 * (every / none - 1):+.0f}%; {60_000 + len(digits):,} images instead of 60,000)")
+    print(f"the pen digits made ready once per run: {ready:.2f} s; all drawn for an epoch: "
+          f"median {statistics.median(drawing):.2f} s of {len(drawing)}")
+    module = networks.find()["simple_cnn"]
+    pen = handwriting.pen_path(digits[0])
+    print(f"{'drawn on the pad (simple_cnn)':<34} {'a move, answers arriving (ms)':>30} "
+          f"{'a move, refused (ms)':>21}")
+    for what, strokes in (("a 7, as before", browser.SEVEN),
+                          (f"a pen digit ({digits[0].label}, {digits[0].source})", pen)):
+        t = drawing_times(module, max(repeats, 5), strokes)
+        print(f"{what:<34} {spread(t['answers']):>30} {spread(t['refused']):>21}", flush=True)
 
 
 def fmt(seconds: float | None) -> str:

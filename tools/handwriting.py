@@ -1,62 +1,76 @@
-"""Handwriting from outside MNIST: does a trained network read digits people wrote elsewhere?
+"""People's handwriting from outside MNIST: does a trained network read pen digits it never saw?
 
-    python -m tools.handwriting pictures hand/                  # the digits as pictures
-    python -m tools.handwriting read simple_cnn net.safetensors hand/    # through --predict
-    python -m tools.handwriting traced hand/ traced/            # the strokes `drawn` draws, as pictures
-    python -m tools.handwriting drawn simple_cnn net.safetensors hand/   # drawn on --serve's page
+    python -m tools.handwriting pictures hand/ --source ced          # one institution's digits
+    python -m tools.handwriting read simple_cnn net.safetensors hand/  # through --predict
+    python -m tools.handwriting drawn simple_cnn net.safetensors --source ced --every 10
+    python -m tools.handwriting folds simple_cnn --seeds 3 --draw 60 --data-dir ../shared/data
 
-The digits are UCI's optdigits test set as scikit-learn ships it (`load_digits`: 1,797
-digits by 13 writers, none of them MNIST's; `pip install scikit-learn`): each 8 x 8 count of
-ink (0-16) scaled to 32 x 32, the size of the bitmaps they were counted from, as dark ink on
-white paper with a margin of 4 pixels. `read` gives every picture to the script's --predict,
-as a learner would, and prints the accuracy and what each digit was most often taken for.
-`drawn` draws every picture on the pad of the script's `--serve` page in Chromium with the
-mouse, as a learner draws: its ink, scaled to 200 x 200, thinned to a line one pixel wide
-(Zhang-Suen), walked from end to end in strokes, and drawn along them with the page's own
-round pen; it reads the answer the page shows once the last request has landed. It needs
-Playwright and Debian's Chromium, as the page's browser test does (`--every N` draws every
-Nth picture), and prints how long each mouse move took while the answers arrived. The
-tracing loses some of a picture (a short, thick stroke can thin to a stub, a loop filled in
-can thin to a line): `traced` draws every picture's strokes with a pen like the page's,
-beside the picture, and prints how many pictures lost more than 5% of their ink by it.
+The digits are people's pen digits (data/unipen/, pipeline/pens.py): 11,243 written with a
+pen on tablets at six institutions. `pictures` draws one institution's (or all) as the page
+draws a stroke: scaled to fit 190 pixels of the 280 x 280 pad, a round pen 18 pixels wide,
+dark on white, saved as PNG named NNNNN-D.png (the digit's line in the file, its label).
+`read` gives every picture to the script's --predict, as a learner would, and prints the
+accuracy and what each digit was most often taken for. `drawn` replays the digits on the pad of
+the script's `--serve` page in Chromium with the mouse along the writer's own pen path (a
+point every 4 pad pixels or more) and reads the answer the page shows once the last request
+has landed (Playwright and Debian's Chromium, as the page's browser test).
+
+`folds` leaves one institution out at a time: it trains the script with `--recipe handwriting
+--pen-digits` the other five, for each seed, and measures the sixth as pictures (all of its
+digits) and drawn (--draw of them, evenly spread). For `ibm`, whose file holds broken
+segments (data/unipen/README.md), it gives the figure with and without the digits `broken()`
+picks out.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+import statistics
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
+from tools import browser
 import numpy as np
 
-from tools import browser
+from pipeline import pens
 from pipeline.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent  # the scripts
-NAME = re.compile(r"^(\d{4})-(\d)\.png$")  # 0123-7.png: the 124th digit, a 7
+NAME = re.compile(r"^(\d{5})-(\d)\.png$")  # 00123-7.png: the file's 124th digit, a 7
 PEN = 18  # the page's pen, in pad pixels (pipeline/web/pad.js: ink.lineWidth)
+SUPER = 4  # pictures are drawn 4 times larger, then shrunk: the canvas's smooth edges
 
 
-def write_pictures(folder: Path) -> int:
-    """optdigits as 40 x 40 PNG pictures in `folder`, named NNNN-D.png; returns how many."""
-    from PIL import Image
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise SystemExit("handwriting.py pictures needs scikit-learn: pip install scikit-learn")
-    digits = load_digits()
+def numbered(source: str | None) -> list[tuple[int, pens.PenDigit]]:
+    """The file's digits (of one institution, if given) with their place in the file."""
+    return [(i, d) for i, d in enumerate(pens.load()) if source in (None, d.source)]
+
+
+def picture(digit: pens.PenDigit):
+    """The digit as the page draws it: a 280 x 280 grey picture, dark ink on white."""
+    from PIL import Image, ImageDraw
+    big = Image.new("L", (browser.PAD * SUPER, browser.PAD * SUPER), 255)
+    pen, r = ImageDraw.Draw(big), PEN * SUPER / 2
+    for stroke in pens.on_pad(digit):
+        points = [(x * SUPER, y * SUPER) for x, y in stroke]
+        if len(points) > 1:
+            pen.line(points, fill=0, width=PEN * SUPER, joint="curve")
+        for x, y in points:  # round caps and joints
+            pen.ellipse([x - r, y - r, x + r, y + r], fill=0)
+    return big.resize((browser.PAD, browser.PAD), Image.Resampling.BOX)
+
+
+def write_pictures(folder: Path, source: str | None) -> int:
+    """The digits as PNG pictures in `folder`, named NNNNN-D.png; returns how many."""
     folder.mkdir(parents=True, exist_ok=True)
-    for i, (counts, label) in enumerate(zip(digits.images, digits.target)):
-        ink = Image.fromarray((counts / 16.0).astype(np.float32)).resize(
-            (32, 32), Image.Resampling.BILINEAR)  # 8 x 8 counts -> 32 x 32 grey ink
-        ink = np.clip(np.asarray(ink), 0, 1)
-        paper = np.ones((40, 40), dtype=np.float32)
-        paper[4:36, 4:36] = 1 - ink  # dark ink on white, 4 pixels of margin
-        name = f"{i:04d}-{label}.png"
-        Image.fromarray((paper * 255).round().astype(np.uint8)).save(folder / name)
-    return len(digits.target)
+    chosen = numbered(source)
+    for i, digit in chosen:
+        picture(digit).save(folder / f"{i:05d}-{digit.label}.png")
+    return len(chosen)
 
 
 def labelled(folder: Path) -> list[tuple[Path, int]]:
@@ -67,8 +81,9 @@ def labelled(folder: Path) -> list[tuple[Path, int]]:
     return pictures
 
 
-def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int]:
-    """The script's --predict on every picture: the accuracy (%), the mistakes, how many."""
+def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int, list[bool]]:
+    """The script's --predict on every picture: the accuracy (%), the mistakes, how many, and
+    whether each picture (in name order) was read right."""
     pictures = labelled(folder)
     out = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
                           "--load", weights, "--predict", *map(str, (p for p, _ in pictures))],
@@ -76,153 +91,76 @@ def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int]:
     if out.returncode:
         raise SystemExit(f"{script}.py --predict: {out.stderr.strip()}")
     answers = [int(line.rsplit(": ", 1)[1].split()[0]) for line in out.stdout.splitlines()]
-    return (*score([label for _, label in pictures], answers), len(pictures))
+    labels = [label for _, label in pictures]
+    return (*score(labels, answers), len(pictures), [a == b for a, b in zip(labels, answers)])
 
 
-TRACED = 200  # pictures are thinned at 5 times their 40 x 40: more of short, thick strokes stays
+STEP = 4  # pad pixels between two mouse moves, at least
 
 
-def pen_path(picture: Path, step: float = 7) -> list[list[tuple[float, float]]]:
-    """A picture's strokes in the page's pad pixels (280 x 280): its ink thinned at 200 x 200,
-    a point each `step` pixels along (a mouse moved at 420 pixels a second, 60 events a second)."""
-    from PIL import Image
-    grey = Image.open(picture).convert("L").resize((TRACED, TRACED), Image.Resampling.BICUBIC)
-    ink = np.clip(1 - np.asarray(grey, dtype=np.float32) / 255, 0, 1)
-    scale = browser.PAD / TRACED
-    return [spaced([((x + 0.5) * scale, (y + 0.5) * scale) for x, y in stroke], step)
-            for stroke in strokes(thin(ink))]
+def pen_path(digit: pens.PenDigit) -> list[list[tuple[float, float]]]:
+    """The writer's strokes in the pad's pixels, a point every STEP pixels or more."""
+    return [spaced([tuple(p) for p in stroke], STEP) for stroke in pens.on_pad(digit)]
 
 
 def spaced(stroke: list[tuple[float, float]], step: float) -> list[tuple[float, float]]:
     """The stroke's points at least `step` apart, from its first to its last."""
     kept = stroke[:1]
     for x, y in stroke[1:-1]:
-        if np.hypot(x - kept[-1][0], y - kept[-1][1]) >= step:
+        if ((x - kept[-1][0]) ** 2 + (y - kept[-1][1]) ** 2) ** 0.5 >= step:
             kept.append((x, y))
     return kept + stroke[-1:] if len(stroke) > 1 else kept
 
 
-def traced(folder: Path, out: Path) -> tuple[float, int]:
-    """Every picture's strokes drawn as the page's pen draws them (round, 18 pixels wide on
-    280 x 280) into `out`, beside the picture; the share (%) of pictures with more than 5% of
-    their ink (the pixels at least half inked) farther than 3 picture pixels from the strokes,
-    and how many pictures."""
-    from PIL import Image, ImageDraw
-    try:
-        from scipy import ndimage
-    except ImportError:
-        raise SystemExit("handwriting.py traced needs SciPy (pip install scikit-learn brings it)")
-    out.mkdir(parents=True, exist_ok=True)
-    lost = 0
-    pictures = labelled(folder)
-    for picture, _ in pictures:
-        drawing = Image.new("L", (browser.PAD, browser.PAD), 255)
-        pen = ImageDraw.Draw(drawing)
-        for stroke in pen_path(picture):
-            pen.line(stroke, fill=0, width=PEN, joint="curve")
-            for x, y in (stroke[0], stroke[-1]):
-                pen.ellipse([x - PEN / 2, y - PEN / 2, x + PEN / 2, y + PEN / 2], fill=0)
-        shown = Image.open(picture).convert("L").resize(drawing.size, Image.Resampling.BILINEAR)
-        ink, line = np.asarray(shown) < 128, np.asarray(drawing) < 128
-        far = ndimage.distance_transform_edt(~line) > 3 * browser.PAD / 40
-        lost += (ink & far).sum() > 0.05 * ink.sum()
-        side = Image.new("L", (2 * browser.PAD, browser.PAD), 255)
-        side.paste(shown, (0, 0))
-        side.paste(drawing, (browser.PAD, 0))
-        side.save(out / picture.name)
-    return 100.0 * lost / len(pictures), len(pictures)
-
-
-def drawn(script: str, weights: str, folder: Path,
-          every: int = 1) -> tuple[float, Counter, int, list[float]]:
-    """Every `every`th picture drawn on the pad of the script's --serve page with the mouse,
-    in Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
+def drawn(script: str, weights: str,
+          digits: list[pens.PenDigit]) -> tuple[float, Counter, int, list[float]]:
+    """Each digit replayed on the pad of the script's --serve page with the mouse, in
+    Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
     seconds each mouse move took while the answers arrived."""
     from playwright.sync_api import sync_playwright
-    pictures = labelled(folder)[::every]
+    answers, moves = [], []
+    with serving(script, weights) as url, sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, url)
+        for digit in digits:
+            moves += browser.draw(page, pen_path(digit))
+            answers.append(int(browser.shown(page)))
+        chromium.close()
+    return (*score([d.label for d in digits], answers), len(digits), moves)
+
+
+@contextlib.contextmanager
+def serving(script: str, weights: str):
+    """The script's --serve page for `weights`, on a free port, while in the block: its address."""
     server = subprocess.Popen([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
                                "--load", weights, "--serve", "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    answers, moves = [], []
     try:
         line = server.stdout.readline()
         if not line.startswith("Serving"):
             raise SystemExit(f"{script}.py --serve: {line}{server.stderr.read().strip()}")
-        with sync_playwright() as p:
-            chromium = browser.launch(p)
-            page = browser.open_page(chromium, line.split(" at ", 1)[1].split()[0])
-            for picture, _ in pictures:
-                moves += browser.draw(page, pen_path(picture))
-                answers.append(int(browser.shown(page)))
-            chromium.close()
+        yield line.split(" at ", 1)[1].split()[0]
     finally:
         server.terminate()
         server.wait()
-    return (*score([label for _, label in pictures], answers), len(pictures), moves)
 
 
-def thin(ink: np.ndarray, levels: int = 8) -> np.ndarray:
-    """`ink` (H x W in [0, 1]) worn down to lines 1 pixel wide along its darkest ridges.
-
-    Zhang and Suen's thinning (1984) of the pixels at least half inked, taking off the
-    palest first: at each of `levels` rising shades only pixels up to that shade may go, so
-    what is left of a thick, blurred stroke is its middle, where the pen pressed hardest."""
-    img = np.pad((ink >= 0.5).astype(np.uint8), 1)
-    shade = np.pad(ink, 1)
-    for level in [*np.linspace(0.5, 1, levels + 1)[1:], np.inf]:
-        while peel(img, shade <= level):
-            pass
-    return img[1:-1, 1:-1].astype(bool)
-
-
-def peel(img: np.ndarray, may: np.ndarray) -> bool:
-    """One pass of Zhang and Suen's two steps over `img` (0/1, changed in place), taking off
-    only pixels where `may`; whether any went."""
-    removed = False
-    for step in (0, 1):
-        # p2..p9: the 8 neighbours clockwise from the one above
-        p = [np.roll(img, shift, (0, 1)) for shift in
-             ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
-        count = sum(p)
-        turns = sum((p[i] == 0) & (p[(i + 1) % 8] == 1) for i in range(8))
-        if step == 0:
-            side = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
-        else:
-            side = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
-        gone = (img == 1) & may & (count >= 2) & (count <= 6) & (turns == 1) & side
-        if gone.any():
-            img[gone] = 0
-            removed = True
-    return removed
-
-
-def strokes(line: np.ndarray) -> list[list[tuple[int, int]]]:
-    """A thinned picture's lines as pen strokes: lists of (x, y), each from an end if it has one.
-
-    Neighbouring pixels are joined (a diagonal only where no pixel beside both joins them
-    already), and each stroke goes on while it can, turning as little as it may."""
-    on = {(int(x), int(y)) for y, x in zip(*np.nonzero(line))}
-    step = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dx or dy]
-    edges = {a: set() for a in on}
-    for (x, y) in on:
-        for dx, dy in step:
-            b = (x + dx, y + dy)
-            if b in on and not (dx and dy and ((x + dx, y) in on or (x, y + dy) in on)):
-                edges[(x, y)].add(b)
-    paths, drawn = [], set()
-    while live := [a for a in sorted(edges) if edges[a]]:
-        ends = [a for a in live if len(edges[a]) % 2]  # where a line ends or branches
-        path, at, heading = [(ends or live)[0]], (ends or live)[0], (0, 0)
-        while edges[at]:
-            nxt = max(sorted(edges[at]), key=lambda b: (b[0] - at[0]) * heading[0]
-                      + (b[1] - at[1]) * heading[1])
-            edges[at].discard(nxt)
-            edges[nxt].discard(at)
-            heading, at = (nxt[0] - at[0], nxt[1] - at[1]), nxt
-            path.append(at)
-        paths.append(path)
-        drawn.update(path)
-    return paths + [[a] for a in sorted(on - drawn)]  # a lone pixel is a dot
+def broken(digit: pens.PenDigit) -> bool:
+    """A segment that cannot be a whole digit written alone, by its shape: a dot (fewer than 5
+    points); one straight stroke (no more than 1.2 times as long as from its start to its end:
+    a lone bar of a 4 or a 7) unless it is a 1 standing up (within 45 degrees of upright); or
+    more than twice as wide as tall (two digits side by side). UNIPEN's README says `ibm`
+    holds about 1 in 20 such; this picks out 62 of its 1,571 digits and 11 of the other 9,672."""
+    points = np.concatenate([np.array(s, dtype=float) for s in digit.strokes])
+    width, height = np.ptp(points, axis=0)
+    if len(points) < 5:
+        return True
+    if len(digit.strokes) == 1:
+        length = np.hypot(*np.diff(points, axis=0).T).sum()
+        (dx, dy) = np.abs(points[-1] - points[0])
+        if 0 < length <= 1.2 * np.hypot(dx, dy) and (digit.label != 1 or dx > dy):
+            return True
+    return width > 2 * height
 
 
 def score(labels: list[int], answers: list[int]) -> tuple[float, Counter]:
@@ -232,36 +170,110 @@ def score(labels: list[int], answers: list[int]) -> tuple[float, Counter]:
 
 def report(how: str, accuracy: float, mistakes: Counter, n: int) -> None:
     common = ", ".join(f"{a} as {b} x{k}" for (a, b), k in mistakes.most_common(5))
-    print(f"{how}: {accuracy:.1f}% of {n} ({common or 'no mistakes'})")
+    print(f"{how}: {accuracy:.1f}% of {n} ({common or 'no mistakes'})", flush=True)
+
+
+def train(script: str, held_out: str, seed: int, flags: list[str], weights: Path) -> str:
+    """The script trained with --recipe handwriting on every institution but `held_out`;
+    its Finished line."""
+    others = ",".join(s for s in pens.SOURCES if s != held_out)
+    out = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--recipe", "handwriting",
+                          "--pen-digits", others, "--seed", str(seed), "--save-model",
+                          str(weights), "--log-interval", "1000", *flags],
+                         capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{script}.py: {out.stderr.strip()}")
+    return next(line for line in out.stdout.splitlines() if line.startswith("Finished"))
+
+
+def fold(script: str, held_out: str, seeds: list[int], flags: list[str], draw: int,
+         work: Path) -> dict[str, list[float]]:
+    """One institution left out: per seed, its digits read as pictures (all; and, for ibm,
+    without the broken ones) and `draw` of them, evenly spread, drawn."""
+    digits = numbered(held_out)
+    folder = work / held_out
+    write_pictures(folder, held_out)
+    whole = [not broken(d) for _, d in digits]
+    got: dict[str, list[float]] = {"pictures": [], "whole": [], "drawn": []}
+    for seed in seeds:
+        weights = work / f"{script}-{held_out}-{seed}.safetensors"
+        print(f"{held_out}, seed {seed}: {train(script, held_out, seed, flags, weights)}",
+              flush=True)
+        accuracy, mistakes, n, right = read(script, str(weights), folder)
+        report("  as pictures", accuracy, mistakes, n)
+        got["pictures"].append(accuracy)
+        got["whole"].append(100.0 * sum(r for r, w in zip(right, whole) if w) / sum(whole))
+        if held_out == "ibm":
+            print(f"  as pictures, without {len(whole) - sum(whole)} broken segments: "
+                  f"{got['whole'][-1]:.1f}%", flush=True)
+        if draw:
+            spread = [digits[i * len(digits) // draw][1] for i in range(draw)]
+            accuracy, mistakes, n, _ = drawn(script, str(weights), spread)
+            report("  drawn on the page with the mouse", accuracy, mistakes, n)
+            got["drawn"].append(accuracy)
+    return got
+
+
+def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str | None) -> None:
+    """Every institution left out in turn; each fold's mean over seeds, then their mean and
+    the worst fold. `keep`: a folder to leave the weights and pictures in."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for held_out in pens.SOURCES:
+            results[held_out] = fold(script, held_out, seeds, flags, draw, Path(keep or tmp))
+    print(f"\n{script}, --recipe handwriting, seeds {seeds[0]}..{seeds[-1]}, one "
+          f"institution left out at a time:")
+    for what in ("pictures", "drawn"):
+        if not results[pens.SOURCES[0]][what]:
+            continue
+        means = {s: statistics.mean(r[what]) for s, r in results.items()}
+        per_seed = [statistics.mean(r[what][i] for r in results.values())
+                    for i in range(len(seeds))]
+        worst = min(means, key=means.get)
+        spread = statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0
+        print(f"{what}: mean of the folds {statistics.mean(per_seed):.1f}% ± {spread:.1f} "
+              f"over seeds; worst fold {worst} {means[worst]:.1f}%; "
+              + ", ".join(f"{s} {m:.1f}" for s, m in means.items()))
+    print(f"ibm without its broken segments, as pictures: "
+          f"{statistics.mean(results['ibm']['whole']):.1f}%")
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("pictures", "read", "traced", "drawn"))
+    p.add_argument("what", choices=("pictures", "read", "drawn", "folds"))
     p.add_argument("args", nargs="+", metavar="ARG",
-                   help="FOLDER (pictures), FOLDER OUT (traced), or SCRIPT WEIGHTS FOLDER")
+                   help="FOLDER (pictures), SCRIPT WEIGHTS FOLDER (read), SCRIPT WEIGHTS "
+                        "(drawn), SCRIPT (folds)")
+    p.add_argument("--source", choices=pens.SOURCES,
+                   help="pictures, drawn: one institution's digits (default: all)")
     p.add_argument("--every", type=int, default=1, metavar="N",
-                   help="drawn: draw every Nth picture (default: all)")
-    args = p.parse_args(argv)
+                   help="drawn: draw every Nth digit (default: 1)")
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="folds: seeds 1..N")
+    p.add_argument("--draw", type=int, default=60, metavar="N",
+                   help="folds: draw N digits of each held-out institution, evenly spread; 0: "
+                        "none (default: 60)")
+    p.add_argument("--keep", metavar="DIR",
+                   help="folds: leave the weights and pictures here (default: thrown away)")
+    args, flags = p.parse_known_args(argv)
+    if flags and args.what != "folds":
+        p.error(f"unrecognized arguments: {' '.join(flags)}")
     if args.what == "pictures":
-        print(f"{write_pictures(Path(args.args[0]))} pictures in {args.args[0]}")
-        return
-    if args.what == "traced":
-        if len(args.args) != 2:
-            p.error("traced takes FOLDER OUT")
-        lost, n = traced(Path(args.args[0]), Path(args.args[1]))
-        print(f"{n} pictures and their strokes in {args.args[1]}; {lost:.1f}% of them lost more "
-              f"than 5% of their ink (farther than 3 pixels from the strokes)")
-        return
-    if len(args.args) != 3:
-        p.error(f"{args.what} takes SCRIPT WEIGHTS FOLDER")
-    script, weights, folder = args.args[0].removesuffix(".py"), args.args[1], Path(args.args[2])
-    if args.what == "read":
-        report("as pictures through --predict", *read(script, weights, folder))
+        print(f"{write_pictures(Path(args.args[0]), args.source)} pictures in {args.args[0]}")
+    elif args.what == "folds":
+        folds(args.args[0].removesuffix(".py"), list(range(1, args.seeds + 1)), flags,
+              args.draw, args.keep)
+    elif args.what == "read":
+        if len(args.args) != 3:
+            p.error("read takes SCRIPT WEIGHTS FOLDER")
+        report("as pictures through --predict", *read(*args.args[:2], Path(args.args[2]))[:3])
     else:
+        if len(args.args) != 2:
+            p.error("drawn takes SCRIPT WEIGHTS")
         try:
-            accuracy, mistakes, n, moves = drawn(script, weights, folder, args.every)
+            accuracy, mistakes, n, moves = drawn(
+                args.args[0].removesuffix(".py"), args.args[1],
+                [d for _, d in numbered(args.source)][::args.every])
         except UserError as e:
             raise SystemExit(f"error: {e}")
         report("drawn on the page with the mouse", accuracy, mistakes, n)
