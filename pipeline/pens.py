@@ -7,7 +7,8 @@ the pen's path: strokes of (x, y) points in the tablet's own units, y pointing d
 `load` reads them; `on_pad` scales one onto the page's pad (the page opens with one replayed);
 `PenPictures` draws them all at once as 28 x 28 pictures with any pen width, as the page
 prepares a drawing, for training on them (--pen-digits): made ready once per run (each digit's
-distance field, about 3 s for all 11,243 on 2 CPU cores), then drawn anew each epoch.
+distance field, and its `styled` twin's for 0s, 1s and 7s: about 5 s for all 11,243 on 2 CPU
+cores), then drawn anew each epoch.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class PenDigit:
     label: int  # 0-9
     writer: str
     source: str  # the institution: one of SOURCES
-    strokes: tuple[tuple[tuple[int, int], ...], ...]  # pen-down strokes of (x, y) points
+    strokes: tuple[tuple[tuple[float, float], ...], ...]  # pen-down strokes of (x, y) points
 
 
 def load(path: Path | str = PEN_DIGITS) -> list[PenDigit]:
@@ -96,6 +97,43 @@ def chosen(sources: str, digits: list[PenDigit] | None = None) -> list[PenDigit]
     digits = load() if digits is None else digits
     wanted = set(SOURCES if sources == "all" else sources.split(","))
     return [d for d in digits if d.source in wanted]
+
+
+STYLED = 0.5  # the share of 0s, 1s and 7s drawn each epoch in a way MNIST's writers rarely use
+
+
+def styled(digit: PenDigit, rng: np.random.Generator) -> PenDigit | None:
+    """The digit with a stroke added as many people write it (and MNIST's writers rarely do):
+    a 0 slashed through, a 1 with a flag at its top (European), a base at its foot or both, a
+    7 crossed at its middle; None for other digits. The stroke's size, angle and place vary
+    (`rng`) in proportion to the digit's box, placed where its own strokes are."""
+    points = np.concatenate([np.array(s, dtype=np.float64) for s in digit.strokes])
+    (left, top), (right, bottom) = points.min(0), points.max(0)
+    h, w = max(bottom - top, 1.0), right - left
+    if digit.label == 0:  # a slash through its middle, rising to the right, steep to flat
+        angle = np.radians(rng.uniform(10, 65))
+        dx, dy = np.cos(angle), -np.sin(angle)
+        half = rng.uniform(0.45, 0.65) * np.hypot(w * dx, h * dy)
+        cx, cy = (left + right) / 2, (top + bottom) / 2
+        added = [[(cx + half * dx, cy + half * dy), (cx - half * dx, cy - half * dy)]]
+    elif digit.label == 1:
+        x, y = points[points[:, 1].argmin()]  # its top
+        bx, by = points[points[:, 1].argmax()]  # its foot
+        length, angle = h * rng.uniform(0.25, 0.55), np.radians(rng.uniform(10, 50))
+        flag = [(x - length * np.cos(angle), y + length * np.sin(angle)), (x, y)]
+        half = h * rng.uniform(0.12, 0.35)
+        base = [(bx - half, by), (bx + half, by)]
+        added = [[flag], [flag, base], [base]][rng.choice(3, p=[0.6, 0.25, 0.15])]
+    elif digit.label == 7:  # a short bar across the stem, half-way down
+        path = path_points(digit) * max(h, w) + [(left + right) / 2, (top + bottom) / 2]
+        y = top + h * rng.uniform(0.45, 0.6)
+        x = path[np.abs(path[:, 1] - y).argmin(), 0]
+        half = h * rng.uniform(0.12, 0.22)
+        added = [[(x - half, y), (x + half, y)]]
+    else:
+        return None
+    return PenDigit(digit.label, digit.writer, digit.source,
+                    digit.strokes + tuple(tuple(s) for s in added))
 
 
 SPACING = 0.03  # points along a stroke, in units of the digit's longer side
@@ -160,30 +198,39 @@ class PenPictures:
     that width (pipeline/data.prepare_digit: the ink's box scaled to fit 20 x 20, centred by
     mass in 28 x 28, normalised), within a small tolerance (tests/test_pens.py): each pixel
     averages SUPER x SUPER samples of the pen's ink, read off the digit's distance field."""
-    fields: torch.Tensor  # N x 1 x FIELD x FIELD (distance_fields)
-    sizes: torch.Tensor  # N x 2
+    fields: torch.Tensor  # (N + V) x 1 x FIELD x FIELD (distance_fields): the digits, then
+    sizes: torch.Tensor  # (N + V) x 2                    the V styled ones (`styled`)
     labels: torch.Tensor  # N, int64
+    styles: torch.Tensor  # N, int64: the row of each digit's styled one (its own if none)
 
     @classmethod
     def of(cls, digits: list[PenDigit], device: torch.device) -> PenPictures:
-        fields, sizes = distance_fields(digits)
+        rng = np.random.default_rng(0)  # the styled digits are the same in every run
+        variants = [(i, v) for i, d in enumerate(digits) if (v := styled(d, rng)) is not None]
+        fields, sizes = distance_fields(digits + [v for _, v in variants])
+        styles = torch.arange(len(digits))
+        styles[[i for i, _ in variants]] = torch.arange(len(variants)) + len(digits)
         labels = torch.tensor([d.label for d in digits])
-        return cls(fields.to(device), sizes.to(device), labels.to(device))
+        return cls(fields.to(device), sizes.to(device), labels.to(device), styles.to(device))
 
     def __len__(self) -> int:
         return len(self.labels)
 
-    def draw(self, widths: torch.Tensor) -> torch.Tensor:
-        """N pen widths (fractions of each digit's longer side) -> N x 1 x 28 x 28, normalised."""
+    def draw(self, widths: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """N pen widths (fractions of each digit's longer side) -> N x 1 x 28 x 28, normalised.
+        `rows`: which of fields to draw for each digit (`epoch` picks); the digits as written
+        if not given."""
         device = self.fields.device
-        box = self.sizes + widths[:, None]  # the ink's box: the strokes' and the pen around them
+        rows = torch.arange(len(self), device=device) if rows is None else rows
+        fields, sizes = self.fields[rows], self.sizes[rows]
+        box = sizes + widths[:, None]  # the ink's box: the strokes' and the pen around them
         pixels = (box * 20 / box.amax(1, keepdim=True)).round().clamp(1, 20)  # N x 2: w, h
         per_unit = pixels / box  # N x 2: pixels per unit, in x and y
         at = (torch.arange(20 * SUPER, device=device) + 0.5) / SUPER  # sample centres, pixels
         xs = (at[None] / per_unit[:, :1] - box[:, :1] / 2) / REACH  # N x 80, -1..1 of the field
         ys = (at[None] / per_unit[:, 1:] - box[:, 1:] / 2) / REACH
         grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), -1)
-        near = F.grid_sample(self.fields, grid, align_corners=True, padding_mode="border")
+        near = F.grid_sample(fields, grid, align_corners=True, padding_mode="border")
         soft = per_unit.amin(1).view(-1, 1, 1, 1) * SUPER  # samples per unit: a sample's edge
         ink = ((widths.view(-1, 1, 1, 1) / 2 - near) * soft + 0.5).clamp(0, 1)
         small = F.avg_pool2d(ink, SUPER)  # N x 1 x 20 x 20, the box at its top left
@@ -195,6 +242,14 @@ class PenPictures:
         low, high = WIDTHS
         return (low + (high - low) * torch.rand(len(self), generator=generator)).to(
             self.fields.device)
+
+    def epoch(self, generator: torch.Generator) -> torch.Tensor:
+        """An epoch's pictures: each digit with a new pen width, and STYLED of the 0s, 1s and
+        7s styled, all chosen by `generator`."""
+        widths = self.widths(generator)
+        pick = torch.rand(len(self), generator=generator).to(self.styles.device) < STYLED
+        return self.draw(widths, torch.where(pick, self.styles, torch.arange(
+            len(self), device=self.styles.device)))
 
 
 def centred(small: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:

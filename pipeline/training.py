@@ -253,18 +253,20 @@ class Training:
         pictures = pens.PenPictures.of(pens.chosen(chosen), self.device)
         if distributed.is_main():
             print(f"Training on {mnist:,} MNIST images and {len(pictures):,} pen digits "
-                  f"({chosen}), drawn with a new pen width each epoch")
+                  f"({chosen}), drawn with a new pen width each epoch, half the 0s, 1s and 7s "
+                  f"styled")
         return pictures
 
     def training_set(self) -> common.Split:
         """This epoch's training set: MNIST's, then the pen digits drawn with this epoch's pen
-        widths, which the seed and the epoch alone decide (a resumed run draws the same)."""
+        widths and styles, which the seed and the epoch alone decide (a resumed run draws the
+        same)."""
         parts = self.parts
         if parts.pens is None:
             return parts.train_data
-        widths = torch.Generator().manual_seed(
+        chance = torch.Generator().manual_seed(
             (self.settings.seed * 1_000_003 + self.progress.epoch) % 2**64)
-        drawn = parts.pens.draw(parts.pens.widths(widths))
+        drawn = parts.pens.epoch(chance)
         return common.Split(torch.cat([parts.train_data.images, drawn]),
                             torch.cat([parts.train_data.labels, parts.pens.labels]))
 

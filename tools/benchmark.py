@@ -517,9 +517,9 @@ def print_pen_digit_costs(data_dir: str, repeats: int) -> None:
     ready = time.perf_counter() - started
     drawing = []
     for r in range(max(repeats, 3)):
-        widths = pictures.widths(torch.Generator().manual_seed(r))
+        chance = torch.Generator().manual_seed(r)
         started = time.perf_counter()
-        pictures.draw(widths)
+        pictures.epoch(chance)
         drawing.append(time.perf_counter() - started)
     none, every = statistics.median(epochs["none"]), statistics.median(epochs["all"])
     print(f"simple_cnn.py --recipe handwriting, one epoch: {none:.2f} s without the pen "
