@@ -77,6 +77,9 @@ def add_recipe_flags(p: argparse.ArgumentParser) -> None:
                         help="sgd, SGD with Nesterov momentum, or AdamW (default: sgd)")
     recipe.add_argument("--weight-decay", type=nonnegative_float, metavar="WD",
                         help="weight decay (default: 0)")
+    recipe.add_argument("--grad-clip", type=nonnegative_float, metavar="NORM",
+                        help="before each step, scale the gradients down to a total norm of "
+                             "at most NORM (clip_grad_norm_); 0 is off (default: 0)")
     recipe.add_argument("--schedule", choices=("constant", "onecycle"),
                         help="constant learning rate, or a 20%% warm-up then cosine decay over "
                              "the run's epochs (default: constant)")

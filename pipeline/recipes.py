@@ -18,7 +18,7 @@ from .errors import UserError
 
 LECTURE = {
     "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
-    "weight_decay": 0.0, "schedule": "constant",
+    "weight_decay": 0.0, "grad_clip": 0.0, "schedule": "constant",
     "augment": 0, "rotate": 0.0, "scale": 0.0, "shear": 0.0, "thickness": 0.0,
     "pen_digits": "none",
 }
@@ -65,6 +65,14 @@ def make_optimizer(model: nn.Module, settings) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                            weight_decay=settings.weight_decay,
                            nesterov=settings.optimizer == "nesterov")
+
+
+def clip_gradients(optimizer: torch.optim.Optimizer, model: nn.Module, norm: float) -> None:
+    """--grad-clip: before every step of the optimiser, the gradients scaled down to a total
+    norm of at most `norm`, from outside the lecture's loop (a hook on the optimiser)."""
+    def clip(*_) -> None:  # a step hook that returned the norm would replace step's arguments
+        torch.nn.utils.clip_grad_norm_(model.parameters(), norm)
+    optimizer.register_step_pre_hook(clip)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, settings,

@@ -23,6 +23,7 @@ class Settings:
     momentum: float
     optimizer: str
     weight_decay: float
+    grad_clip: float  # 0: off
     schedule: str
     augment: int  # shift, pixels
     rotate: float
@@ -119,7 +120,7 @@ def resolve(args: argparse.Namespace, typed: set[str], network: str, fast: dict 
 def resume_values(values: dict[str, Any], typed: set[str], saved: dict[str, Any]) -> None:
     """A resumed run keeps the checkpoint's settings, except those typed again on this line."""
     overridden = []
-    saved = {"pen_digits": "none", **saved}  # a checkpoint from before --pen-digits
+    saved = {"pen_digits": "none", "grad_clip": 0.0, **saved}  # one from before these flags
     for key in RESUMED:
         if key not in saved or key == "recipe":
             continue

@@ -231,6 +231,8 @@ class Training:
             raise UserError(f"--evals-per-epoch {s.evals_per_epoch}: an epoch has only "
                             f"{num_batches} batches of {s.batch_size} here")
         optimizer = recipes.make_optimizer(model, s)
+        if s.grad_clip:
+            recipes.clip_gradients(optimizer, model, s.grad_clip)
         scheduler = recipes.make_scheduler(optimizer, s, num_batches)
         generator = torch.Generator().manual_seed(s.seed)
         if self.resumed is not None:

@@ -107,6 +107,20 @@ def test_settings_typed_again_on_resume_are_applied(trained, tmp_path, capsys):
     assert group["nesterov"] is True and group["weight_decay"] == 0.001
 
 
+def test_a_checkpoint_from_before_grad_clip_resumes_and_takes_it_typed(trained, tmp_path,
+                                                                       capsys):
+    ck = checkpoints.read(trained["checkpoint"])
+    assert ck["args"]["grad_clip"] == 0.0
+    del ck["args"]["grad_clip"]  # as a checkpoint written before --grad-clip
+    path = tmp_path / "old.pt"
+    torch.save(ck, path)
+    code, _, err = run(simple_cnn, capsys, "--data-dir", trained["data"], "--resume", str(path),
+                       "--epochs", "4", "--grad-clip", "0.5", "--checkpoint", str(path))
+    assert code == 0, err
+    assert "note: resuming with --grad-clip 0.0 -> 0.5" in err
+    assert checkpoints.read(str(path))["args"]["grad_clip"] == 0.5
+
+
 @pytest.mark.parametrize("use", ["--resume", "--load"])
 def test_a_checkpoint_of_an_edited_network_is_one_line(use, trained, tmp_path, capsys):
     ck = checkpoints.read(trained["checkpoint"])

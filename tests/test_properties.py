@@ -28,6 +28,7 @@ BAD_SETTINGS = {  # a value each setting's own flag refuses
     "lr": st.one_of(st.floats(max_value=0), st.just(float("nan")), st.text(max_size=3)),
     "momentum": st.one_of(st.floats(min_value=1), st.floats(max_value=-1e-9)),
     "weight_decay": st.floats(max_value=-1e-9),
+    "grad_clip": st.one_of(st.floats(max_value=-1e-9), st.just(float("inf"))),
     "optimizer": st.text(max_size=8).filter(lambda v: v not in ("sgd", "nesterov", "adamw")),
     "schedule": st.text(max_size=8).filter(lambda v: v not in ("constant", "onecycle")),
     "recipe": st.text(max_size=8).filter(lambda v: v not in ("lecture", "fast", "handwriting")),

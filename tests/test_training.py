@@ -14,7 +14,7 @@ import inception_cnn
 import simple_cnn
 from conftest import (FINISHED, NETWORKS, ROOT, TEST_LINE, TRAIN_LINE,
                       first_new_best_inside_epoch_2, run)
-from pipeline import data
+from pipeline import data, recipes
 from pipeline.device import pick_device
 from pipeline.errors import UserError
 
@@ -134,9 +134,23 @@ def test_importing_a_script_does_nothing(script):
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
 
 
+def test_grad_clip_scales_a_steps_gradients_down_to_the_norm_and_no_further():
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)  # a step moves by the gradient
+    recipes.clip_gradients(optimizer, model, 0.5)
+    for size, moved in ((10.0, 0.5), (0.01, 0.01 * 8 ** 0.5)):  # 8 numbers: norm 28.3, 0.028
+        before = torch.cat([p.detach().flatten() for p in model.parameters()])
+        for p in model.parameters():
+            p.grad = torch.full_like(p, size)
+        optimizer.step()
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert (before - after).norm().item() == pytest.approx(moved, rel=1e-5)
+
+
 @pytest.mark.parametrize("flag,value", [("--batch-size", "0"), ("--epochs", "-1"),
                                         ("--lr", "-0.1"), ("--log-interval", "0"),
-                                        ("--lr", "nan"), ("--test-batch-size", "x")])
+                                        ("--lr", "nan"), ("--test-batch-size", "x"),
+                                        ("--grad-clip", "-1")])
 def test_out_of_range_values_are_usage_errors(flag, value, capsys):
     with pytest.raises(SystemExit) as exit_:
         simple_cnn.main([flag, value])
