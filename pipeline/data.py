@@ -5,6 +5,7 @@ digits were, so that the networks read it as they read the test set.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import os
@@ -100,9 +101,14 @@ def ensure_mnist(data_dir: str) -> None:
         if not os.path.isfile(path) and os.path.isfile(f"{path}.gz"):
             gunzip(f"{path}.gz", path)
     if not all(os.path.isfile(os.path.join(raw, name)) for name in MNIST_FILES):
+        check_not_inside(data_dir)
+        made = missing_folders(raw)
         try:
             datasets.MNIST(data_dir, train=True, download=True)
         except Exception as e:  # no network, a mirror down, a bad checksum, a read-only folder
+            for folder in reversed(made):  # nothing left behind for a folder that holds none
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)  # only if empty
             raise UserError(_missing_data_message(raw, _first_reason(e))) from None
     counts = {name: check_idx_file(os.path.join(raw, name), shape)
               for name, shape in MNIST_FILES.items()}
@@ -120,6 +126,26 @@ def ensure_mnist(data_dir: str) -> None:
         if len(digits) and int(digits.max()) > 9:
             raise UserError(f"{os.path.join(raw, labels)}: labels must be digits 0-9, found "
                             f"{int(digits.max())}")
+
+
+def missing_folders(folder: str) -> list[str]:
+    """`folder` and those above it that do not exist, outermost first."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.insert(0, folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def check_not_inside(data_dir: str) -> None:
+    """--data-dir naming MNIST/raw itself, or MNIST, is a likely slip: said, with the folder
+    to pass, instead of a download into a new MNIST/raw inside it."""
+    for up, inner in ((2, data_dir), (1, os.path.join(data_dir, "raw"))):
+        if any(os.path.isfile(os.path.join(inner, name + gz))
+               for name in MNIST_FILES for gz in ("", ".gz")):
+            folder = os.path.normpath(os.path.join(data_dir, *[os.pardir] * up))
+            raise UserError(f"--data-dir {data_dir}: MNIST's files are in {inner}, and --data-dir "
+                            f"is the folder that holds MNIST/raw: pass --data-dir {folder}")
 
 
 MNIST_COUNTS = (60000, 10000)  # the images in MNIST's train- and t10k- files

@@ -15,19 +15,23 @@ import torch
 from torch import nn
 
 from .errors import UserError
+from .settings import TABLE, shown
 
-LECTURE = {
-    "epochs": 10, "batch_size": 64, "lr": 0.01, "momentum": 0.5, "optimizer": "sgd",
-    "weight_decay": 0.0, "grad_clip": 0.0, "schedule": "constant",
-    "augment": 0, "rotate": 0.0, "scale": 0.0, "shear": 0.0, "thickness": 0.0,
-    "pen_digits": "none",
-}
+# the lecture's value of every recipe setting: the table's defaults (pipeline/settings.py)
+LECTURE = {name: default for name, (default, flag) in TABLE.items()
+           if flag.group == "recipe" and flag.typed and name != "recipe"}
 
 
 # small turns, sizes, slants and pen widths, and people's pen digits drawn into the training
 # set (pipeline/pens.py): docs/see-inside.md gives what each network reads with them
 HANDWRITING = {"rotate": 10.0, "scale": 0.1, "shear": 10.0, "thickness": 1.0,
                "pen_digits": "all"}
+
+
+def typed(chosen: dict) -> str:
+    """Settings as they would be typed: "--rotate 10 --scale 0.1 ..."."""
+    return " ".join(f"--{name.replace('_', '-')} {shown(value, TABLE[name][1])}"
+                    for name, value in chosen.items())
 
 
 def values(recipe: str, fast: dict | None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 
 import torch
 from torch import nn
@@ -53,6 +54,10 @@ def predictions(model: nn.Module, data: Split, batch_size: int) -> torch.Tensor:
                           for i in range(0, len(data), batch_size)]).cpu()
 
 
+MACS_UNITS = {"NONE": "count", "KILOBYTES": "thousands", "MEGABYTES": "millions",
+              "GIGABYTES": "billions", "TERABYTES": "trillions"}
+
+
 def summary(model: nn.Module) -> str:
     """Each layer's output shape and parameters for one 1 x 28 x 28 image (torchinfo)."""
     import torchinfo
@@ -61,6 +66,10 @@ def summary(model: nn.Module) -> str:
     table = torchinfo.summary(model, input_size=(1, 1, 28, 28), depth=4, verbose=0,
                               col_names=("output_size", "num_params"),
                               row_settings=("var_names",), device="cpu")
+    # torchinfo names its unit by the enum's repr on this Python ("Units.MEGABYTES"): the
+    # count is in millions of multiply-adds
+    table = re.sub(r"mult-adds \(Units\.(\w+)\)", lambda m: "mult-adds (" + MACS_UNITS.get(
+        m.group(1), m.group(1).lower()) + ")", str(table))
     name, fc = classifier(model)
     return (f"{table}\nFlatten size into {name}: {flatten_size(model)} "
             f"(so {classifier_line(name, fc)})")

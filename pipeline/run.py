@@ -99,17 +99,20 @@ def use_loaded(model: nn.Module, network: str, device: torch.device, settings: S
     if not (settings.predict or settings.evaluate or settings.export_onnx or settings.explain
             or settings.serve):
         return False  # --load alone: train from these weights
-    if distributed.is_main():
-        look_inside(model, network, settings, picture, own_plot=settings.evaluate)
+    if distributed.is_main():  # a checkpoint says what trained it; a weights file does not
+        trained_with = loaded["args"].get("pen_digits", "none") if loaded else None
+        look_inside(model, network, settings, picture, own_plot=settings.evaluate,
+                    pen_digits=trained_with)
     return True
 
 
 def look_inside(model: nn.Module, network: str, settings: Settings,
                 picture: tuple[torch.Tensor, list[Step]] | None, own_plot: bool,
-                server: serve.Server | None = None) -> None:
+                server: serve.Server | None = None, pen_digits: str | None = None) -> None:
     """--explain one picture (drawn to --plot, or beside it if the run drew its own plot
     there, with the steps that prepared it), then --serve the page (the one that watched it
-    train, if given) until Ctrl-C."""
+    train, if given) until Ctrl-C; `pen_digits`: what the loaded weights were trained with,
+    None where their file does not say."""
     if settings.explain:
         explainer = explain.Explainer(model)
         e = explainer(picture[0])
@@ -121,14 +124,16 @@ def look_inside(model: nn.Module, network: str, settings: Settings,
             explain.plot(path, e, f"{network}: {settings.explain}", picture[1], looked)
             print(f"layers drawn to {path}")
     if settings.serve:
-        (server or open_page(model, network, settings)).wait()
+        (server or open_page(model, network, settings, pen_digits=pen_digits)).wait()
 
 
-def open_page(model: nn.Module, network: str, settings: Settings,
-              training: bool = False) -> serve.Server:
-    """--serve's page for `model`, with --compare's network beside it."""
+def open_page(model: nn.Module, network: str, settings: Settings, training: bool = False,
+              pen_digits: str | None = None) -> serve.Server:
+    """--serve's page for `model`, with --compare's network beside it; the page's hint
+    follows what trained it (this run's --pen-digits while it trains)."""
     return serve.start(model, network, settings.host, settings.port, training,
-                       compared(*settings.compare) if settings.compare else None)
+                       compared(*settings.compare) if settings.compare else None,
+                       settings.pen_digits if training else pen_digits)
 
 
 def compared(script: str, weights: str) -> tuple[str, nn.Module]:

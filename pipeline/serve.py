@@ -7,7 +7,9 @@ made in answers.py (the drawing, layer by layer) and slides.py (the worked examp
 every number the page shows comes from PyTorch:
 
     GET  /api/info       the network: name, layers, the flatten size into the classifier,
-                         and "live": "training" or "finished" when it trains as it serves
+                         the --pen-digits it was trained with (null: its file does not
+                         say), and "live": "training" or "finished" when it trains as it
+                         serves
     GET  /api/examples   the slides' worked examples of pooling and convolution
     GET  /api/pen        one person's pen digit (data/unipen/), its strokes in the pad's
                          pixels: the page opens with it replayed on the pad
@@ -371,16 +373,18 @@ def static_files() -> dict[str, Path]:
 
 
 def make_server(model: nn.Module, network: str, host: str, port: int,
-                training: bool = False, compare: tuple[str, nn.Module] | None = None) -> Server:
+                training: bool = False, compare: tuple[str, nn.Module] | None = None,
+                pen_digits: str | None = None) -> Server:
     """The server for `model`; `training`: it is about to train (the page watches it, and
     reads the drawing with copies of it taken between batches); `compare`: a second network
-    (its label, its model) that the page holds against it."""
+    (its label, its model) that the page holds against it; `pen_digits`: the --pen-digits
+    it was trained with (None: not known, as for a --save-model file)."""
     explainer = explain.Explainer(cpu_copy(model) if training else model)
     info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
             "layers": [name for name, _ in explain.layers(model)],
             "classifier": classifier_line(explainer.classifier_name, explainer.classifier),
             "sliders": [vars(s) for s in tolerate.SLIDERS.values()],
-            "compare": compare[0] if compare else None}
+            "compare": compare[0] if compare else None, "pen_digits": pen_digits}
     page = Page((explainer, None), info,
                 compare=(compare[0], explain.Explainer(compare[1])) if compare else None)
     if training:
@@ -396,9 +400,10 @@ def make_server(model: nn.Module, network: str, host: str, port: int,
 
 
 def start(model: nn.Module, network: str, host: str, port: int,
-          training: bool = False, compare: tuple[str, nn.Module] | None = None) -> Server:
+          training: bool = False, compare: tuple[str, nn.Module] | None = None,
+          pen_digits: str | None = None) -> Server:
     """The server, answering in its own thread; its address printed."""
-    server = make_server(model, network, host, port, training, compare)
+    server = make_server(model, network, host, port, training, compare, pen_digits)
     shown = f"[{host}]" if ":" in host else host
     if not is_local(host):
         print(f"warning: --host {host} lets other machines open this page (no password, no "

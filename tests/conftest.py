@@ -20,13 +20,16 @@ import hashlib
 import json
 import os
 import re
+import signal
 import struct
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
@@ -37,6 +40,28 @@ sys.path.insert(0, str(ROOT))  # the scripts live at the top level, not in a pac
 from pipeline import networks  # noqa: E402  (needs ROOT on the path)
 
 REAL_DATA = Path(os.environ.get("MNIST_DATA_DIR", ROOT.parent / "shared" / "data"))
+
+# ----------------------------------------------------------------------------- waiting
+# Every wait of the tests has a limit, in seconds scaled by one variable for slow machines
+# (as CPython's test.support scales its timeouts): TEST_TIMEOUT_SCALE=3 python -m pytest ...
+# Past it the test fails naming what it waited for; pytest-timeout's limit (pytest.ini) is
+# the only outer one. No test waits a fixed time or asserts a duration.
+SCALE = float(os.environ.get("TEST_TIMEOUT_SCALE", "1"))
+T = TypeVar("T")
+
+
+def limit(seconds: float) -> float:
+    return seconds * SCALE
+
+
+def wait_until(condition: Callable[[], T], seconds: float, what: str) -> T:
+    """`condition`'s first true value, polled; a failure naming `what` after the limit."""
+    deadline = time.monotonic() + limit(seconds)
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {limit(seconds):.0f} s for {what}")
+        time.sleep(0.02)
+    return value
 
 
 
@@ -50,6 +75,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:  # pytest-timeout's limit, the only outer one, scaled like every wait
+        item.add_marker(pytest.mark.timeout(limit(600)))
     if config.getoption("--full"):
         return
     slow = [item for item in items if "slow" in item.keywords]
@@ -168,10 +195,10 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("trained")
     data = make_mnist(root / "data")
     paths = {"data": str(data), "checkpoint": str(root / "ck.pt"), "model": str(root / "net.pt")}
-    result = subprocess.run(
+    result = run_process(
         [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
          paths["data"], "--epochs", "3", "--lr", "0.05", "--checkpoint", paths["checkpoint"],
-         "--save-model", paths["model"]], capture_output=True, text=True, timeout=300)
+         "--save-model", paths["model"]], seconds=300)
     assert result.returncode == 0, result.stderr
     paths["out"] = result.stdout
     paths["weights"] = paths["model"]
@@ -193,8 +220,7 @@ def mounted(tmp_path):
     def mount(options: str):
         folder = tmp_path / f"disk{len(mounts)}"
         folder.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                                capture_output=True, text=True)
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)])
         if result.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
         mounts.append(folder)
@@ -233,7 +259,7 @@ def call(url: str, body=None, method: str | None = None, raw: bytes | None = Non
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
-        with DIRECT.open(request, timeout=30) as response:
+        with DIRECT.open(request, timeout=limit(30)) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read())
@@ -255,3 +281,151 @@ else:
         "project", derandomize=True, database=None, deadline=None, max_examples=40,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     hypothesis_settings.load_profile("project")
+
+
+# ----------------------------------------------------------------------------- processes
+# A shell starts a job with `&` or nohup with SIGINT (and SIGHUP) ignored, and an ignored
+# signal stays ignored in every program it starts (the project rightly keeps it so). The
+# tests' processes get the dispositions a terminal gives, so a test's Ctrl-C is a Ctrl-C
+# however pytest was started; each in a process group of its own, ended with the test.
+STARTED: list[subprocess.Popen] = []
+
+
+def terminal_signals() -> None:
+    """In the child, before it runs: SIGINT, SIGHUP and SIGTERM as a terminal gives them."""
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+@pytest.fixture
+def terminal_dispositions():
+    """For a test that sends a signal to its own process: SIGINT, SIGHUP and SIGTERM as a
+    terminal gives them to Python, put back as they were after the test."""
+    saved = {signum: signal.getsignal(signum)
+             for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def spawn(args: list[str], preexec: Callable[[], None] | None = None,
+          **kwargs) -> subprocess.Popen:
+    """A process of the test's own, its output in text pipes; ended when the test ends,
+    passed or failed, with everything it started (torchrun's workers too)."""
+    def prepare() -> None:
+        terminal_signals()
+        if preexec:
+            preexec()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=prepare, **kwargs)
+    STARTED.append(proc)
+    return proc
+
+
+def finish(proc: subprocess.Popen, seconds: float = 120) -> tuple[str, str]:
+    """What the process printed once it has ended; a failure if it has not within the limit."""
+    try:
+        return proc.communicate(timeout=limit(seconds))
+    except subprocess.TimeoutExpired:
+        end(proc)
+        out, err = proc.communicate()
+        raise AssertionError(f"{proc.args} did not end within {limit(seconds):.0f} s; it "
+                             f"printed {out[-2000:]!r} and {err[-2000:]!r}") from None
+
+
+def run_process(args: list[str], seconds: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run, with the tests' signals, deadline and ending."""
+    proc = spawn(args, **kwargs)
+    out, err = finish(proc, seconds)
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+def readline(proc: subprocess.Popen, seconds: float = 60) -> str:
+    """The process's next line of output; a failure (and the process ended) if none comes."""
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(limit(seconds))
+    if reader.is_alive():
+        end(proc)
+        raise AssertionError(f"{proc.args} printed no line within {limit(seconds):.0f} s")
+    return line[0]
+
+
+def end(proc: subprocess.Popen) -> None:
+    """The process and its group, killed (a group whose members have all gone: nothing)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _end_what_the_test_started():
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        end(proc)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+
+
+SERVING = re.compile(r"Serving (\S+) at (http://\S+:\d+/) \(Ctrl-C stops it\)\n")
+
+
+def serving(args: list[str], **kwargs) -> tuple[subprocess.Popen, str]:
+    """A script started with --serve: the process and its page's address (127.0.0.1 for a
+    server on every address), the first line it prints."""
+    proc = spawn(args, **kwargs)
+    line = readline(proc, 120)
+    match = SERVING.fullmatch(line)
+    assert match, (line, finish(proc, 30) if proc.poll() is not None or not line else "")
+    return proc, match.group(2).replace("[::]", "127.0.0.1").replace("0.0.0.0", "127.0.0.1")
+
+
+# ----------------------------------------------------------------------------- a real browser
+
+def need_browser() -> None:
+    """Playwright and Debian's Chromium (tools/browser.py), or the test skips saying why."""
+    import importlib.util
+
+    from tools import browser
+
+    if importlib.util.find_spec("playwright") is None:
+        pytest.skip("Playwright is not installed (pip install -r requirements.txt)")
+    if browser.chromium() is None:
+        pytest.skip("no Chromium here (as root: apt-get install --no-install-recommends "
+                    "chromium); CI installs it")
+
+
+class Chromium:
+    """Headless Chromium whose pages wait at most limit(30) s for anything: Playwright's
+    default timeout, set here alone."""
+
+    def __init__(self, browser) -> None:
+        self.browser = browser
+
+    def new_page(self, viewport: dict | None = None):
+        page = self.browser.new_page(viewport=viewport)
+        page.set_default_timeout(1000 * limit(30))
+        return page
+
+
+@pytest.fixture
+def chromium():
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser
+
+    with sync_playwright() as p:
+        launched = browser.launch(p)
+        try:
+            yield Chromium(launched)
+        finally:
+            launched.close()

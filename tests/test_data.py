@@ -1,14 +1,13 @@
 """The loader, through the code users run, on IDX files the tests write; damaged and missing data."""
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 import torch
 
 import common
-from conftest import ROOT, write_idx
+from conftest import ROOT, run_process, write_idx
 from pipeline.data import MNIST_FILES, load_mnist
 from pipeline.errors import UserError
 
@@ -127,11 +126,30 @@ def test_no_data_and_no_network_names_the_folder_and_files(tmp_path, offline):
     assert "--data-dir" in message
 
 
+def test_a_folder_without_mnist_is_left_as_it_was(tmp_path, offline):
+    """A mistyped --data-dir, offline: the line, and no empty MNIST/raw tree made there."""
+    typo = tmp_path / "dta" / "mnist"
+    with pytest.raises(UserError, match="could not be downloaded"):
+        load_mnist(str(typo), torch.device("cpu"))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("given", [RAW, RAW[:1]])
+def test_data_dir_naming_the_files_own_folder_says_which_to_pass(mnist_dir, offline, given):
+    inner = mnist_dir.joinpath(*given)
+    with pytest.raises(UserError) as err:
+        load_mnist(str(inner), torch.device("cpu"))
+    assert str(err.value) == (f"--data-dir {inner}: MNIST's files are in {mnist_dir.joinpath(*RAW)}, "
+                              f"and --data-dir is the folder that holds MNIST/raw: pass "
+                              f"--data-dir {mnist_dir}")
+    assert sorted(p.name for p in mnist_dir.joinpath(*RAW).iterdir()) == sorted(MNIST_FILES)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", ["simple_cnn.py", "inception_cnn.py"])
 def test_script_offline_without_data_exits_with_one_message(tmp_path, offline, script):
-    result = subprocess.run([sys.executable, str(ROOT / script), "--data-dir", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = run_process([sys.executable, str(ROOT / script), "--data-dir", str(tmp_path)],
+                         seconds=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: MNIST is not in ")
@@ -141,9 +159,8 @@ def test_script_offline_without_data_exits_with_one_message(tmp_path, offline, s
 @pytest.mark.slow
 def test_script_names_a_damaged_file_without_traceback(mnist_dir):
     damage(mnist_dir.joinpath(*RAW, "train-labels-idx1-ubyte"), "truncate")
-    result = subprocess.run([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir",
-                             str(mnist_dir), "--dry-run"], capture_output=True, text=True,
-                            timeout=120)
+    result = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir",
+                          str(mnist_dir), "--dry-run"], seconds=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "train-labels-idx1-ubyte" in result.stderr and "truncated" in result.stderr

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import FINISHED, ROOT, TEST_LINE, TRAIN_LINE
+from conftest import FINISHED, ROOT, TEST_LINE, TRAIN_LINE, run_process
 from pipeline import checkpoints
 
 pytestmark = [pytest.mark.slow,  # python -m pytest --full
@@ -38,10 +38,10 @@ def torchrun(tmp_path, script: str, *args: str, nproc: int = 2, extra=()):
     wrapper = tmp_path / f"dump_{script}.py"
     wrapper.write_text(DUMP_RANK_WEIGHTS.format(root=str(ROOT), script=script, out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
+    return run_process(
         [sys.executable, "-m", "torch.distributed.run", "--standalone",
          f"--nproc-per-node={nproc}", *extra, str(wrapper), "--device", "cpu", *args],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        seconds=600, env=env, cwd=tmp_path)
 
 
 def failure(result: subprocess.CompletedProcess) -> str:
@@ -109,11 +109,11 @@ def test_resume_under_torchrun_and_a_restarted_worker_carries_on(mnist_dir, tmp_
         simple_cnn.main(sys.argv[1:])
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    restarted = subprocess.run(
+    restarted = run_process(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
          "--max-restarts=1", str(crash), "--device", "cpu", *common_args, "--epochs", "4",
          "--resume", str(checkpoint)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+        seconds=600, env=env, cwd=tmp_path)
     assert restarted.returncode == 0, failure(restarted)
     epochs_trained = [m.group(1) for m in TRAIN_LINE.finditer(restarted.stdout)]
     assert "1" not in epochs_trained and "2" not in epochs_trained  # nothing repeated from scratch

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 import common
+from conftest import need_browser
 from pipeline import data, pens
 from tools import browser
 from tools import handwriting as hw
@@ -69,8 +70,6 @@ def test_read_gives_every_picture_to_predict(trained, tmp_path):
 
 
 def test_drawn_replays_each_digit_with_the_mouse_and_reads_what_the_page_shows(trained):
-    from test_explain import need_browser
-
     need_browser()
     accuracy, mistakes, n, moves = hw.drawn("simple_cnn", trained["weights"], DIGITS)
     points = sum(len(s) - 1 for d in DIGITS for s in hw.pen_path(d))
@@ -78,20 +77,16 @@ def test_drawn_replays_each_digit_with_the_mouse_and_reads_what_the_page_shows(t
     assert sum(mistakes.values()) == round(n * (1 - accuracy / 100))
 
 
-def test_a_pen_digit_replayed_on_the_pad_is_what_training_draws_of_it(trained):
+def test_a_pen_digit_replayed_on_the_pad_is_what_training_draws_of_it(trained, chromium):
     """The same strokes drawn with the mouse on the page's pad (then prepared as the page's
     picture is) and drawn for training by PenPictures.draw with the page's pen: the same
     28 x 28 picture within 0.05 a pixel on average, after moving one by a pixel at most
     (where the centre of mass rounds the other way)."""
-    from playwright.sync_api import sync_playwright
-    from test_explain import need_browser
     from test_pens import PAGE_PEN, nearest
 
-    need_browser()
     drawn = common.denormalise(pens.PenPictures.of(DIGITS, torch.device("cpu")).draw(
         torch.full((len(DIGITS),), PAGE_PEN)))
-    with hw.serving("simple_cnn", trained["weights"]) as url, sync_playwright() as p:
-        chromium = browser.launch(p)
+    with hw.serving("simple_cnn", trained["weights"]) as url:
         page = browser.open_page(chromium, url)
         for digit, training in zip(DIGITS, drawn):
             browser.draw(page, hw.pen_path(digit))
@@ -99,4 +94,3 @@ def test_a_pen_digit_replayed_on_the_pad_is_what_training_draws_of_it(trained):
             pad = io.BytesIO(base64.b64decode(png.split(",", 1)[1]))
             on_page = common.denormalise(data.read_picture(pad, "the pad"))
             assert nearest(training[0], on_page[0]) < 0.05
-        chromium.close()

@@ -17,37 +17,28 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 import torch
 
 import simple_cnn
-from conftest import DIRECT, FINISHED, ROOT, call, draw_digit
+from conftest import (DIRECT, FINISHED, ROOT, call, draw_digit, finish, limit, run_process,
+                      serving, wait_until)
 from pipeline import serve
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
 
-SERVING = re.compile(r"Serving simple_cnn at (http://127\.0\.0\.1:\d+/) \(Ctrl-C stops it\)\n")
-
-
 def start(mnist_dir, *flags: str) -> tuple[subprocess.Popen, str]:
     """simple_cnn.py --serve training on the synthetic digits; the process and its URL,
     printed before anything else."""
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
-         str(mnist_dir), "--serve", "--port", "0", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = SERVING.fullmatch(line)
-    assert match, line + proc.stderr.read()
-    return proc, match.group(1)
+    return serving([sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu",
+                    "--data-dir", str(mnist_dir), "--serve", "--port", "0", *flags])
 
 
 def ctrl_c(proc: subprocess.Popen) -> tuple[str, str]:
     """Stop the server that stays after training; what the process printed after its URL."""
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = finish(proc, 60)
     assert proc.returncode == 130 and err == "stopped: interrupted\n", err
     return out, err
 
@@ -58,7 +49,7 @@ class Events:
     def __init__(self, url: str) -> None:
         self.events: list[dict] = []
         self.arrived = threading.Condition()
-        self.response = DIRECT.open(url + "api/live", timeout=60)
+        self.response = DIRECT.open(url + "api/live", timeout=limit(60))
         assert self.response.headers["Content-Type"] == "text/event-stream"
         self.thread = threading.Thread(target=self.read, daemon=True)
         self.thread.start()
@@ -72,7 +63,8 @@ class Events:
 
     def wait_for(self, kind: str, timeout: float = 60) -> dict:
         with self.arrived:
-            assert self.arrived.wait_for(lambda: self.of(kind), timeout), (kind, self.events)
+            assert self.arrived.wait_for(lambda: self.of(kind), limit(timeout)), (kind,
+                                                                                  self.events)
             return self.of(kind)[-1]
 
     def of(self, kind: str) -> list[dict]:
@@ -106,10 +98,10 @@ def unpaused(tmp_path_factory):
     root = tmp_path_factory.mktemp("unpaused")
     from conftest import make_mnist
     data = make_mnist(root / "data")
-    result = subprocess.run(
+    result = run_process(
         [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir", str(data),
          "--epochs", "2", "--save-model", str(root / "net.pt"), "--metrics", str(root / "m.csv")],
-        capture_output=True, text=True, timeout=300)
+        seconds=300)
     assert result.returncode == 0, result.stderr
     return {"data": data, "out": result.stdout, "model": root / "net.pt",
             "metrics": rows(root / "m.csv")}
@@ -129,10 +121,10 @@ def test_a_run_paused_and_continued_prints_the_same_lines_and_ends_with_the_same
     page = Events(url)
     paused = page.wait_for("paused")  # at the first cut: the first log line's 10 batches
     assert paused["x"] == 10 / 32 and paused["line"] == "paused at epoch 0.3125, after batch 10 of 32"
-    time.sleep(2)
-    assert len(page.of("loss")) == 1 and not page.of("test")  # held: nothing trains
     assert call(url + "api/save", {})[0] == 200
     saved = page.wait_for("saved")
+    between = page.events[page.events.index(paused) + 1:page.events.index(saved)]
+    assert len(page.of("loss")) == 1 and not [e for e in between if e["type"] in ("loss", "test")]
     assert saved["line"] == f"{tmp_path / 'ck.pt'} holds epoch 0.31"
     shutil.copy(tmp_path / "ck.pt", tmp_path / "mid.pt")
     assert call(url + "api/continue", {}) == (200, {"paused": False, "saving": False})
@@ -146,11 +138,11 @@ def test_a_run_paused_and_continued_prints_the_same_lines_and_ends_with_the_same
     assert [f"{v:.6f}" for v in losses] == re.findall(r"Loss: (\d\.\d{6})", out)
 
     # The checkpoint saved from the page, between two test passes, resumes exactly.
-    resumed = subprocess.run(
+    resumed = run_process(
         [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir",
          str(unpaused["data"]), "--resume", str(tmp_path / "mid.pt"), "--save-model",
          str(tmp_path / "resumed.pt"), "--metrics", str(tmp_path / "m.csv")],
-        capture_output=True, text=True, timeout=300)
+        seconds=300)
     assert resumed.returncode == 0, resumed.stderr
     assert printed(resumed.stdout)[:-1] == printed(unpaused["out"])[1:-1]  # from batch 10 on
     assert rows(tmp_path / "m.csv") == unpaused["metrics"]  # its training loss too, to the digit
@@ -165,7 +157,7 @@ def test_pages_early_late_and_gone_all_get_the_whole_run(mnist_dir, tmp_path):
     early.wait_for("end")
     late = Events(url)  # after the end: the history, the last snapshot, the end; then it closes
     late.wait_for("end")
-    late.thread.join(10)
+    late.thread.join(limit(10))
     assert not late.thread.is_alive()
     ctrl_c(proc)
     points = lambda page: [e for e in page.events if e["type"] in ("loss", "test", "end")]
@@ -178,25 +170,22 @@ def test_pages_early_late_and_gone_all_get_the_whole_run(mnist_dir, tmp_path):
     assert early.of("snapshot")[0]["filters"] != snapshot["filters"]  # it learned
 
 
-def test_a_page_that_goes_away_is_let_go_within_a_second(tmp_path):
+def test_a_page_that_goes_away_is_let_go(tmp_path):
     httpd = serve.make_server(simple_cnn.Net(), "simple_cnn", "127.0.0.1", 0, training=True)
     httpd.start()
     try:
         live = httpd.page.live
         sockets = []
         for _ in range(3):
-            s = socket.create_connection(httpd.server_address, timeout=10)
+            s = socket.create_connection(httpd.server_address, timeout=limit(10))
             s.sendall(b"GET /api/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert s.recv(100).startswith(b"HTTP/1.0 200")
             sockets.append(s)
-        deadline = time.monotonic() + 5
-        while live.clients < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert live.clients == 3
+        wait_until(lambda: live.clients == 3, 10, "three pages on /api/live")
         for s in sockets:
             s.close()
-        time.sleep(1.5)
-        assert live.clients == 0  # so the run takes no more snapshots for them
+        # so the run takes no more snapshots for them
+        wait_until(lambda: live.clients == 0, 10, "the pages let go")
     finally:
         httpd.close()
 
@@ -217,9 +206,9 @@ def test_the_drawing_is_read_by_the_latest_snapshot_and_then_by_the_trained_netw
     status, after = call(url + "api/predict", body)
     ctrl_c(proc)
     assert status == 200 and after["at"] is None
-    loaded = subprocess.run(
+    loaded = run_process(
         [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
-         str(tmp_path / "net.pt"), "--predict", str(picture)], capture_output=True, text=True)
+         str(tmp_path / "net.pt"), "--predict", str(picture)])
     confidence = 100 * max(after["probabilities"])
     assert loaded.stdout == f"{picture}: {after['digit']} ({confidence:.1f}%)\n"
     assert during["probabilities"] != after["probabilities"]
@@ -268,63 +257,60 @@ def test_a_run_that_stops_says_its_line_on_the_page_and_exits(how, status, words
     else:
         call(url + "api/continue", {})
     stopped = page.wait_for("stopped")
-    out, err = proc.communicate(timeout=60)
+    out, err = finish(proc, 60)
     assert proc.returncode == status and err.startswith(words), err
     assert err == stopped["line"] + "\n"  # the page says what the terminal says
     if how == "full disk":
         assert "No space left on device" in err and "training stopped in epoch 1" in err
-    page.thread.join(10)
+    page.thread.join(limit(10))
     assert not page.thread.is_alive()  # the stream ended: the page is not left hanging
 
 
 # ----------------------------------------------------------------------------- a real browser
 
-def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir, tmp_path,
+                                                                         chromium):
     from tools import browser
-    from test_explain import need_browser
 
-    need_browser()
     proc, url = start(mnist_dir, "--epochs", "12", "--save-model", str(tmp_path / "net.pt"),
                       "--checkpoint", str(tmp_path / "ck.pt"))
-    with sync_playwright() as p:
-        chromium = browser.launch(p)
-        page = chromium.new_page(viewport={"width": 1200, "height": 1100})
-        page.goto(url)
-        page.wait_for_function("document.getElementById('chart').dataset.losses > 0")
-        page.click("#pause")
-        page.wait_for_function("document.getElementById('live-state').textContent == 'paused'")
-        first = page.evaluate("document.getElementById('chart').dataset.losses")
-        filters = page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()")
-        page.wait_for_timeout(3000)
-        assert page.evaluate("document.getElementById('chart').dataset.losses") == first
-        assert page.text_content("#live-line").startswith("paused at epoch ")
-        browser.draw(page, browser.SEVEN)
-        page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
-        assert "as it was at epoch" in page.text_content("#timing")
-        page.click("#continue")
-        page.wait_for_function("document.getElementById('live-state').textContent == 'trained'",
-                               timeout=120_000)
-        page.wait_for_function("!document.getElementById('timing').textContent.includes('as it was')")
-        assert int(page.evaluate("document.getElementById('chart').dataset.losses")) > int(first)
-        assert page.evaluate("document.getElementById('chart').dataset.tests") == "12"
-        assert page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()") != filters
-        assert "training now" not in page.text_content("#network")
-        shown = page.text_content("#digit") + " " + page.text_content("#confidence")
-        drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-        (tmp_path / "drawn.png").write_bytes(base64.b64decode(drawn.split(",")[1]))
-        if os.environ.get("SCREENSHOTS"):  # the README's picture: SCREENSHOTS=docs pytest ...
-            page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "live.png"))
-        page.set_viewport_size(browser.PHONE)  # the chart, filters and mistakes fit a phone
-        widest = browser.widest(page)
-        assert widest["right"] <= browser.PHONE["width"], widest
-        chromium.close()
+    page = chromium.new_page(viewport={"width": 1200, "height": 1100})
+    page.goto(url)
+    page.wait_for_function("document.getElementById('chart').dataset.losses > 0")
+    page.click("#pause")
+    page.wait_for_function("document.getElementById('live-state').textContent == 'paused'")
+    first = page.evaluate("document.getElementById('chart').dataset.losses")
+    filters = page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()")
+    paused = re.fullmatch(r"paused at epoch (\S+), after batch \d+ of \d+",
+                          page.text_content("#live-line"))
+    assert paused, page.text_content("#live-line")
+    page.click("#save-now")  # saved where it paused: nothing trained while paused
+    page.wait_for_function("document.getElementById('live-line').textContent.includes('holds')")
+    assert page.text_content("#live-line").endswith(f"holds epoch {float(paused.group(1)):.2f}")
+    assert page.evaluate("document.getElementById('chart').dataset.losses") == first
+    browser.draw(page, browser.SEVEN)
+    page.wait_for_function("document.querySelectorAll('#layers .layer').length == 6")
+    assert "as it was at epoch" in page.text_content("#timing")
+    page.click("#continue")
+    page.wait_for_function("document.getElementById('live-state').textContent == 'trained'",
+                           timeout=1000 * limit(120))
+    page.wait_for_function("!document.getElementById('timing').textContent.includes('as it was')")
+    assert int(page.evaluate("document.getElementById('chart').dataset.losses")) > int(first)
+    assert page.evaluate("document.getElementById('chart').dataset.tests") == "12"
+    assert page.evaluate("[...document.querySelectorAll('#filters canvas')].map(c => c.toDataURL()).join()") != filters
+    assert "training now" not in page.text_content("#network")
+    shown = page.text_content("#digit") + " " + page.text_content("#confidence")
+    drawn = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+    (tmp_path / "drawn.png").write_bytes(base64.b64decode(drawn.split(",")[1]))
+    if os.environ.get("SCREENSHOTS"):  # the README's picture: SCREENSHOTS=docs pytest ...
+        page.screenshot(path=os.path.join(os.environ["SCREENSHOTS"], "live.png"))
+    page.set_viewport_size(browser.PHONE)  # the chart, filters and mistakes fit a phone
+    widest = browser.widest(page)
+    assert widest["right"] <= browser.PHONE["width"], widest
     out, _ = ctrl_c(proc)
-    loaded = subprocess.run(
+    loaded = run_process(
         [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
-         str(tmp_path / "net.pt"), "--predict", str(tmp_path / "drawn.png")],
-        capture_output=True, text=True)
+         str(tmp_path / "net.pt"), "--predict", str(tmp_path / "drawn.png")])
     assert loaded.stdout.split(": ", 1)[1].strip() == shown  # "7 (99.1%)" on both
 
 
@@ -332,13 +318,11 @@ def test_the_page_watches_it_learn_pauses_and_becomes_the_trained_page(mnist_dir
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed here")
 def test_under_torchrun_rank_0_serves_and_a_signal_stops_every_rank_with_the_pages_line(
         mnist_dir, tmp_path):
-    proc = subprocess.Popen(
+    proc, url = serving(  # one Serving line: rank 0's
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
          str(ROOT / "simple_cnn.py"), "--device", "cpu", "--data-dir", str(mnist_dir),
          "--epochs", "1000", "--serve", "--port", "0", "--checkpoint", str(tmp_path / "ck.pt")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
-    url = SERVING.fullmatch(proc.stdout.readline()).group(1)  # one Serving line: rank 0's
+        cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     page = Events(url)
     assert page.wait_for("start")["torchrun"] is True
     assert call(url + "api/pause", {}) == (409, {"error": "under torchrun the page cannot "
@@ -347,7 +331,7 @@ def test_under_torchrun_rank_0_serves_and_a_signal_stops_every_rank_with_the_pag
     page.wait_for("test")
     proc.send_signal(signal.SIGTERM)
     stopped = page.wait_for("stopped")
-    out, err = proc.communicate(timeout=120)
+    out, err = finish(proc, 120)
     lines = [line for line in err.splitlines() if line.startswith("stopped:")]
     assert lines == [stopped["line"]] and "terminated (SIGTERM) in epoch" in lines[0], err[-2000:]
     assert "Serving" not in out  # rank 1 trained and served nothing

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
 
 import pytest
 import torch
 
 import common
-from conftest import FINISHED, NETWORKS, ROOT, TEST_LINE
+from conftest import FINISHED, NETWORKS, ROOT, TEST_LINE, run_process
 from pipeline import networks
 from pipeline.report import classifier as classifier_of, flatten_size
 
@@ -101,11 +100,11 @@ def test_a_copied_and_edited_script_is_found_checked_and_trained(mnist_dir, tmp_
     assert "my_cnn" in networks.names(folder)
     mine = networks.load("my_cnn", folder)
     assert flatten_size(mine.Net()) == 512 == documented_flatten_in(script)
-    result = subprocess.run([sys.executable, str(script), "--recipe", "fast", "--epochs", "1",
-                             "--data-dir", str(mnist_dir), "--device", "cpu",
-                             "--log-interval", "1000"],
-                            capture_output=True, text=True, timeout=300,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    result = run_process([sys.executable, str(script), "--recipe", "fast", "--epochs", "1",
+                          "--data-dir", str(mnist_dir), "--device", "cpu",
+                          "--log-interval", "1000"],
+                         seconds=300,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
     assert len(TEST_LINE.findall(result.stdout)) == 1 and FINISHED.search(result.stdout)
 

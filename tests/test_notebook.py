@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, limit
 
 NOTEBOOK = ROOT / "lecture10.ipynb"
 
@@ -44,7 +44,7 @@ def test_the_notebook_runs_top_to_bottom(mnist_dir, monkeypatch):
     monkeypatch.setenv("MNIST_DATA_DIR", str(mnist_dir))
     monkeypatch.setenv("LECTURE10_QUICK", "1")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
+    NotebookClient(notebook, timeout=limit(300), kernel_name="python3",
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     printed = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")

@@ -12,7 +12,7 @@ import torch
 import common
 import simple_cnn
 from conftest import printed_tests, run, train_lines
-from pipeline import checkpoints, data, flags, pens
+from pipeline import checkpoints, data, flags, pens, settings
 from pipeline.errors import UserError
 from pipeline.training import Training
 
@@ -175,7 +175,7 @@ def test_an_epoch_draws_half_the_0s_1s_and_7s_styled_and_the_rest_as_written():
 @pytest.mark.parametrize("typed, kept", [("all", "all"), ("none", "none"), ("ced,syn", "syn,ced"),
                                          ("syn,apb,app,apa,ibm,ced", "all"), (" ibm ", "ibm")])
 def test_pen_digits_is_written_one_way(typed, kept):
-    assert flags.pen_sources(typed) == kept
+    assert settings.pen_sources(typed) == kept
 
 
 @pytest.mark.parametrize("typed", ["mnist", "", "syn,nope", "all,syn"])

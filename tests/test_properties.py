@@ -154,11 +154,10 @@ def picture_bytes(draw) -> bytes:
     return data
 
 
-def test_any_picture_is_read_or_refused_in_one_line_quickly():
+def test_any_picture_is_read_or_refused_in_one_line():
     """--predict, --explain and the page read every picture through load_digit: it gives a
-    finite 1 x 28 x 28 digit or a UserError, never another exception, within 5 s."""
-    import time
-
+    finite 1 x 28 x 28 digit or a UserError, never another exception (a picture too large to
+    decode is refused from its header: tests/test_faults.py)."""
     from pipeline.data import load_digit
     from pipeline.errors import UserError
 
@@ -168,13 +167,11 @@ def test_any_picture_is_read_or_refused_in_one_line_quickly():
             path = os.path.join(folder, "digit")
             with open(path, "wb") as f:
                 f.write(data)
-            started = time.perf_counter()
             try:
                 digit = load_digit(path)
                 assert digit.shape == (1, 28, 28) and torch.isfinite(digit).all()
             except UserError as e:
                 assert "\n" not in str(e) and str(e).startswith(path), str(e)
-            assert time.perf_counter() - started < 5
 
     check()
 

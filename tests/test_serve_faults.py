@@ -8,18 +8,17 @@ from __future__ import annotations
 import http.client
 import importlib
 import json
-import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ROOT, call, picture_body, run
+from conftest import (ROOT, call, finish, limit, picture_body, readline, run, serving, spawn,
+                      wait_until)
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
 
@@ -31,7 +30,7 @@ def address(server: str) -> tuple[str, int]:
 
 def raw_exchange(server: str, data: bytes) -> tuple[int, dict]:
     """Send bytes as they are; the status and JSON body of the answer."""
-    with socket.create_connection(address(server), timeout=10) as s:
+    with socket.create_connection(address(server), timeout=limit(10)) as s:
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         reply = b""
@@ -88,15 +87,16 @@ def test_numbers_that_overflow_a_float_get_a_400(body, words, server):
 
 def test_a_client_that_hangs_up_mid_body_leaves_the_server_serving(server, trained, capsys):
     for _ in range(5):
-        with socket.create_connection(address(server), timeout=10) as s:
+        with socket.create_connection(address(server), timeout=limit(10)) as s:
             s.sendall(b"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       b"Content-Length: 100000\r\n\r\n{\"image\": \"")
-        with socket.create_connection(address(server), timeout=10) as s:  # a reset
+        with socket.create_connection(address(server), timeout=limit(10)) as s:  # a reset
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Length: 10\r\n\r\n{")
     status, answer = call(server + "/api/predict", picture_body(trained["pictures"][7]))
     assert status == 200 and answer["digit"] == 7
-    time.sleep(0.5)  # the dropped requests' threads have finished
+    wait_until(lambda: not [t for t in threading.enumerate() if "process_request" in t.name],
+               30, "the dropped requests' threads to finish")
     assert capsys.readouterr().err == ""  # no traceback, no line: the client's loss
 
 
@@ -104,7 +104,7 @@ def test_a_client_that_hangs_up_mid_body_leaves_the_server_serving(server, train
     ("127.0.0.1", 200), ("localhost:8000", 200), ("[::1]:80", 200), ("10.1.2.3", 200),
     ("evil.example:8000", 403), ("localhost.evil.example", 403), ("", 403)])
 def test_only_requests_naming_this_server_are_answered(host, status, server):
-    connection = http.client.HTTPConnection(*address(server), timeout=10)
+    connection = http.client.HTTPConnection(*address(server), timeout=limit(10))
     connection.putrequest("GET", "/api/info", skip_host=True)
     connection.putheader("Host", host)
     connection.endheaders()
@@ -116,14 +116,9 @@ def test_only_requests_naming_this_server_are_answered(host, status, server):
 
 
 def serve_process(trained, *flags: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load",
-         trained["weights"], "--serve", "--port", "0", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    match = re.search(r"at (http://\S+:\d+)/ ", line)
-    assert match, (line, proc.stderr.read() if proc.poll() is not None else "")
-    return proc, match.group(1).replace("[::]", "127.0.0.1").replace("0.0.0.0", "127.0.0.1")
+    proc, url = serving([sys.executable, str(ROOT / "simple_cnn.py"), "--device", "cpu",
+                         "--load", trained["weights"], "--serve", "--port", "0", *flags])
+    return proc, url.rstrip("/")
 
 
 @pytest.mark.parametrize("signum,status,words", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
@@ -131,21 +126,21 @@ def serve_process(trained, *flags: str) -> tuple[subprocess.Popen, str]:
 def test_a_signal_with_busy_clients_ends_with_one_line(signum, status, words, trained):
     proc, url = serve_process(trained)
     body = picture_body(trained["pictures"][7])
-    stop = threading.Event()
+    stop, answered = threading.Event(), []
 
     def hammer() -> None:
         while not stop.is_set():
             try:
-                call(url + "/api/predict", body)
+                answered.append(call(url + "/api/predict", body)[0])
             except OSError:
                 pass  # the server has gone: expected at the end
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    wait_until(lambda: len(answered) >= 16, 60, "16 answers with 8 clients busy")
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    out, err = finish(proc, 60)
     stop.set()
     for t in threads:
         t.join()
@@ -173,17 +168,15 @@ def test_ctrl_c_at_each_step_of_starting_is_one_line(step, trained, monkeypatch,
 def test_ctrl_c_while_the_script_starts_is_one_line(trained):
     """A real Ctrl-C once torch is imported (the first second is Python importing torch,
     before any line of the script's runs), while the network and the server are set up."""
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-c", "import torch, torchvision, PIL.Image, numpy; "
          "print('ready', flush=True); import runpy, sys; sys.argv = sys.argv[1:]; "
          "runpy.run_path(sys.argv[0], run_name='__main__')",
          str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load", trained["weights"],
-         "--serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "ready\n"
-    time.sleep(0.1)
+         "--serve", "--port", "0"])
+    assert readline(proc) == "ready\n"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = finish(proc, 60)
     assert proc.returncode == 130 and err == "stopped: interrupted\n", (out, err)
 
 
@@ -193,5 +186,5 @@ def test_a_host_beyond_this_machine_is_said(trained):
         assert call(url + "/api/info")[0] == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = finish(proc, 30)
     assert err.startswith("warning: --host 0.0.0.0 lets other machines open this page")

@@ -6,14 +6,13 @@ import csv
 import json
 import re
 import struct
-import subprocess
 import sys
 
 import pytest
 import torch
 
 import simple_cnn
-from conftest import NETWORKS, ROOT, TEST_LINE, TRAIN_LINE, run
+from conftest import NETWORKS, ROOT, TEST_LINE, TRAIN_LINE, run, run_process
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
 
@@ -172,10 +171,9 @@ def test_deterministic_turns_on_deterministic_kernels_and_repeats_itself(mnist_d
 # ----------------------------------------------------------------------------- seeds
 
 def test_seeds_reports_mean_std_min_and_max(mnist_dir):
-    result = subprocess.run(
+    result = run_process(
         [sys.executable, "-m", "tools.seeds", "simple_cnn", "--seeds", "3", "--device", "cpu",
-         "--data-dir", str(mnist_dir), "--epochs", "1"], capture_output=True, text=True,
-        timeout=300, cwd=ROOT)
+         "--data-dir", str(mnist_dir), "--epochs", "1"], seconds=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     finals = [float(v) for v in re.findall(r"^seed \d: final ([\d.]+)%", result.stdout, re.M)]
     assert len(finals) == 3 and len(set(finals)) > 1  # different seeds, different runs

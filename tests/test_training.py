@@ -1,9 +1,9 @@
 """The shared loop and command line, end to end, on small data the tests write."""
 from __future__ import annotations
 
+import argparse
 import csv
 import re
-import subprocess
 import sys
 
 import pytest
@@ -13,7 +13,7 @@ import common
 import inception_cnn
 import simple_cnn
 from conftest import (FINISHED, NETWORKS, ROOT, TEST_LINE, TRAIN_LINE,
-                      first_new_best_inside_epoch_2, run)
+                      first_new_best_inside_epoch_2, run, run_process)
 from pipeline import data, recipes
 from pipeline.device import pick_device
 from pipeline.errors import UserError
@@ -116,9 +116,9 @@ def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("script", NETWORKS)
 def test_script_dry_run_end_to_end(script, mnist_dir):
-    result = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--data-dir", str(mnist_dir),
-                             "--dry-run", "--device", "cpu"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_process([sys.executable, str(ROOT / f"{script}.py"), "--data-dir", str(mnist_dir),
+                          "--dry-run", "--device", "cpu"],
+                         seconds=300)
     assert result.returncode == 0, result.stderr
     assert len(TRAIN_LINE.findall(result.stdout)) == 1
     assert len(TEST_LINE.findall(result.stdout)) == 1
@@ -129,8 +129,7 @@ def test_script_dry_run_end_to_end(script, mnist_dir):
 @pytest.mark.parametrize("script", NETWORKS)
 def test_importing_a_script_does_nothing(script):
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import {script}"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT.parent)
+    result = run_process([sys.executable, "-c", code], seconds=120, cwd=ROOT.parent)
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
 
 
@@ -158,15 +157,35 @@ def test_out_of_range_values_are_usage_errors(flag, value, capsys):
     assert flag in capsys.readouterr().err
 
 
-def test_help_states_every_default(capsys):
+def test_help_states_every_default_as_a_plain_command_line_resolves_it(capsys):
+    """Each "(default: X)" in --help is the value a run with no flags gets (the lecture's
+    recipe), read by the flag's own type; the few said in words are the run's None or False."""
+    from pipeline import flags
+    from pipeline.settings import TABLE
+
     with pytest.raises(SystemExit):
         simple_cnn.main(["--help"])
-    help_text = capsys.readouterr().out
-    flags = [a for a in re.findall(r"^  (--[a-z-]+)", help_text, re.M) if a != "--help"]
-    for flag in ("--epochs", "--batch-size", "--test-batch-size", "--lr", "--momentum", "--seed",
-                 "--device", "--data-dir", "--log-interval", "--dry-run", "--save-model"):
-        assert flag in flags
-    assert help_text.count("(default:") == len(flags) >= 25
+    entries = re.split(r"\n  (?=--)", capsys.readouterr().out)[1:]  # one per flag
+    shown = {entry.split()[0][2:]: re.findall(r"\(default: ([^)]*)\)", " ".join(entry.split()))
+             for entry in entries}
+    assert all(len(said) == 1 for said in shown.values()), shown
+    shown = {flag: said[0] for flag, said in shown.items()}
+    resolved, _ = flags.settings_of(simple_cnn.Net, simple_cnn.FAST, "lecture", None, [])
+    typed = {name for name, (_, flag) in TABLE.items() if flag.typed}
+    assert {name.replace("-", "_") for name in shown} == typed and len(typed) >= 40
+    words = {"off": False, "off, fp32": False, "none": None, "not saved": None,
+             "start afresh": None, "run all epochs": None,
+             "4 with --target-accuracy, else 1": 1, "127.0.0.1, this machine only": "127.0.0.1",
+             "lecture for simple_cnn.py and inception_cnn.py, fast for the exercise "
+             "networks": "lecture"}
+    for name, text in shown.items():
+        name = name.replace("-", "_")
+        kind = TABLE[name][1].type
+        try:
+            value = kind(text)
+        except (TypeError, ValueError, argparse.ArgumentTypeError):  # no type, or words
+            value = words.get(text, text)
+        assert value == getattr(resolved, name), (name, text)
 
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:7", "mps", "tpu", "gpu0"])

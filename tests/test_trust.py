@@ -200,6 +200,7 @@ def test_summary_answers_the_flatten_question(script, tmp_path, capsys):
     code, out, _ = run(module, capsys, "--summary", "--data-dir", str(tmp_path / "no-data-needed"))
     assert code == 0
     assert f"Total params: {params:,}" in out
+    assert re.search(r"^Total mult-adds \(millions\): \d+\.\d\d$", out, re.M), out
     flatten = fc.in_features
     assert f"Flatten size into {layer}: {flatten} (so {layer} = Linear({flatten}, 10))" in out
     assert not (tmp_path / "no-data-needed").exists()

@@ -22,6 +22,10 @@ async function loadInfo() {
     const beside = info.compare ? `; beside it on the page: ${info.compare}` : "";
     $("network").textContent = `${info.network}.py: ${trained}${info.parameters.toLocaleString("en")} parameters, layers ${info.layers.join(", ")}; classifier ${info.classifier}${beside}`;
     if (!$("sliders").children.length) buildSliders(info.sliders, lastPicture);
+    const pens = info.pen_digits && info.pen_digits !== "none";  // null: the file does not say
+    $("misread-hint").hidden = pens;
+    $("pens-hint").hidden = !pens;
+    $("pens-trained").textContent = pens ? info.pen_digits : "";
     return info;
   } catch (error) {
     $("network").textContent = error.message;
