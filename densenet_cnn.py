@@ -2,8 +2,8 @@
 
     python densenet_cnn.py --data-dir ../shared/data         # the fast recipe (its default)
 
-What a run reaches (real MNIST, defaults, seeds 1-3): 99.45% ± 0.04 (99.41-99.49) after 4
-epochs, 295-369 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU).
+What a run reaches, measured over seeds: `python densenet_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds densenet_cnn --record`).
 
 Each dense layer is the paper's bottleneck, BN-ReLU-Conv1x1 (to bn_size * k channels) then
 BN-ReLU-Conv3x3 (to k channels, the growth rate), and its output is concatenated to

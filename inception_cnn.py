@@ -3,9 +3,9 @@
     python inception_cnn.py --epochs 10
     python inception_cnn.py --data-dir ../shared/data
 
-What a run reaches (real MNIST, defaults, seeds 1-5): 98.81% ± 0.02 (98.77-98.83) after 10
-epochs, 283-318 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU);
-the slide shows 98.66%.
+What a run reaches, measured over seeds: `python inception_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds inception_cnn --record`).
+The slide shows 98.66%.
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
     python inception_resnet_v2_cnn.py --data-dir ../shared/data     # the fast recipe (default)
 
-What a run reaches (real MNIST, defaults, seeds 1-3): 99.55% ± 0.03 (99.51-99.57) after 6
-epochs, 671-738 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU).
+What a run reaches, measured over seeds: `python inception_resnet_v2_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds inception_resnet_v2_cnn --record`).
 Other settings tried: docs/performance.md.
 
 Every part of the paper's Inception-ResNet-v2 is here (Figures 16-19, and reduction-A of

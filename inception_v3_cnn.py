@@ -2,8 +2,8 @@
 
     python inception_v3_cnn.py --data-dir ../shared/data     # the fast recipe (its default)
 
-What a run reaches (real MNIST, defaults, seeds 1-3): 99.51% ± 0.08 (99.44-99.59) after 4
-epochs, 419-446 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU).
+What a run reaches, measured over seeds: `python inception_v3_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds inception_v3_cnn --record`).
 
 Every part of the paper's network is here, with torchvision's block and layer names: the
 stem, three Inception-A blocks (Mixed_5b/c/d), reduction-A (Mixed_6a), four Inception-B

@@ -2,9 +2,9 @@
 
     python inception_v4_cnn.py --data-dir ../shared/data     # the fast recipe (its default)
 
-What a run reaches (real MNIST, defaults, seeds 1-3): 99.54% ± 0.03 (99.51-99.56) after 12
-epochs, 1087-1174 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1,
-CPU). Over 8 epochs the same recipe ended at 99.32-99.38% (docs/performance.md).
+What a run reaches, measured over seeds: `python inception_v4_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds inception_v4_cnn --record`). Shorter
+runs of the same recipe: docs/performance.md.
 
 Every part of the paper's Inception-v4 (Figures 3-9) is here, with the block and layer names
 of the widely used PyTorch port of the released weights (Cadene's pretrained-models

@@ -3,9 +3,9 @@
     python simple_cnn.py                               # 10 epochs, the lecture's settings
     python simple_cnn.py --data-dir ../shared/data     # MNIST already on disk
 
-What a run reaches (real MNIST, defaults, seeds 1-5): 98.75% ± 0.07 (98.69-98.86) after 10
-epochs, 34-44 s a run, on the project's 2-core development VM (AMD EPYC, torch 2.14.1, CPU);
-the slide shows 98.46%.
+What a run reaches, measured over seeds: `python simple_cnn.py --help` says, from
+docs/measured.json (written by `python -m tools.seeds simple_cnn --record`).
+The slide shows 98.46%.
 """
 from __future__ import annotations
 

@@ -52,10 +52,16 @@ class Board:
         return 0.0
 
     def ended(self, run, line: str) -> None:
-        if self.writer is not None and run.test_data is not None:
-            predictions = report.predictions(run.model, run.test_data,
-                                             run.settings.test_batch_size)
-            self.end(run.model, run.test_data, predictions, run.step)
+        try:
+            if self.writer is not None and run.test_data is not None:
+                predictions = report.predictions(run.model, run.test_data,
+                                                 run.settings.test_batch_size)
+                self.end(run.model, run.test_data, predictions, run.step)
+        finally:
+            self.close()
+
+    def stopped(self, run, line: str) -> None:
+        self.close()
 
     def quiet_writer_thread(self, args: threading.ExceptHookArgs) -> None:
         """The writer thread's OSError is raised again by the next write: no traceback."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Callable
 
-from . import distributed, interrupts
+from . import distributed, interrupts, stops
 from .errors import Interrupted, UserError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ def main(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe
         with interrupts.handled():  # in place from the first line to the last
             command(net_factory, fast, default_recipe, description, argv)
     except KeyboardInterrupt as e:  # before the handlers were in place, or as it ended
-        stopped(str(interrupts.as_stop(e)), 128 + interrupts.as_stop(e).signum)
+        stopped(e)
 
 
 def command(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe: str,
@@ -36,20 +36,19 @@ def command(net_factory: Callable[[], nn.Module], fast: dict | None, default_rec
 
         argv = sys.argv[1:] if argv is None else argv
         run(net_factory, *settings_of(net_factory, fast, default_recipe, description, argv))
-    except UserError as e:
-        where = f"rank {distributed.rank()}: " if distributed.rank() else ""
-        print(f"{where}error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except Interrupted as e:
-        stopped(str(e), e.status)
-    except KeyboardInterrupt as e:  # before training began, or after it ended
-        stopped(str(interrupts.as_stop(e)), 128 + interrupts.as_stop(e).signum)
+    except (UserError, Interrupted, KeyboardInterrupt) as e:
+        stopped(e)
     finally:
         distributed.cleanup()
 
 
-def stopped(message: str, status: int) -> None:
-    """A signal's one line (rank 0's: every rank stopped at the same step), then its status."""
-    if distributed.is_main():
-        print(f"stopped: {message}", file=sys.stderr)
+def stopped(error: BaseException) -> None:
+    """What stopped the command, in its one line (pipeline/stops.py), then its exit status. An
+    error is said by every rank that met it (naming the rank), a signal by rank 0 alone:
+    every rank stopped at the same step."""
+    line, status = stops.line(error)
+    if isinstance(error, UserError) and distributed.rank():
+        print(f"rank {distributed.rank()}: {line}", file=sys.stderr)
+    elif isinstance(error, UserError) or distributed.is_main():
+        print(line, file=sys.stderr)
     sys.exit(status)

@@ -249,11 +249,19 @@ class Step:
 def prepare_digit(grey: np.ndarray, path: str, steps: list[Step] | None = None) -> torch.Tensor:
     """H x W grey in [0, 1] -> 1 x 28 x 28 as MNIST's digits were made (see load_digit);
     each step's picture and numbers go to `steps` if given."""
-    from PIL import Image
-
     steps = [] if steps is None else steps
     h, w = grey.shape
     steps.append(Step("grey", grey, f"{w} x {h} pixels, 0 black to 1 white"))
+    frame = centred(scaled(ink_box(grey, path, steps), steps), steps)
+    image = normalise(torch.from_numpy(frame))
+    steps.append(Step("normalised", image.numpy(), f"(x - {MNIST_MEAN}) / {MNIST_STD}: from "
+                      f"{float(image.min()):.2f} to {float(image.max()):.2f}, mean "
+                      f"{float(image.mean()):.2f}, std {float(image.std()):.2f}"))
+    return image.unsqueeze(0)
+
+
+def ink_box(grey: np.ndarray, path: str, steps: list[Step]) -> np.ndarray:
+    """Light ink on dark paper from 0 to 1, cut to the ink's box."""
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     light = np.median(border) > 0.5
     if light:  # light paper: turn it into MNIST's light ink on dark
@@ -270,13 +278,25 @@ def prepare_digit(grey: np.ndarray, path: str, steps: list[Step] | None = None) 
     h, w = ink.shape
     steps.append(Step("the ink's box", ink, f"rows {rows.min()}-{rows.max()}, columns "
                       f"{cols.min()}-{cols.max()} (ink above 0.25): {w} x {h}"))
+    return ink
 
+
+def scaled(ink: np.ndarray, steps: list[Step]) -> np.ndarray:
+    """The ink's box scaled to fit 20 x 20, as MNIST's digits were."""
+    from PIL import Image
+
+    h, w = ink.shape
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS))
     small = np.clip(small, 0.0, 1.0)
     steps.append(Step("scaled to fit 20 x 20", small, f"x {scale:.3f} (Lanczos): {w} x {h} → "
                       f"{size[0]} x {size[1]}"))
+    return small
+
+
+def centred(small: np.ndarray, steps: list[Step]) -> np.ndarray:
+    """The scaled digit in 28 x 28, its centre of mass at the middle (by whole pixels)."""
     total = small.sum()
     ys, xs = np.indices(small.shape)
     cy, cx = (ys * small).sum() / total, (xs * small).sum() / total
@@ -287,8 +307,4 @@ def prepare_digit(grey: np.ndarray, path: str, steps: list[Step] | None = None) 
     steps.append(Step("centred by mass in 28 x 28", frame, f"its centre of mass "
                       f"({cx:.1f}, {cy:.1f}) placed at ({left + cx:.1f}, {top + cy:.1f}): left "
                       f"{left}, top {top} (x, y; 14 is the middle)"))
-    image = normalise(torch.from_numpy(frame))
-    steps.append(Step("normalised", image.numpy(), f"(x - {MNIST_MEAN}) / {MNIST_STD}: from "
-                      f"{float(image.min()):.2f} to {float(image.max()):.2f}, mean "
-                      f"{float(image.mean()):.2f}, std {float(image.std()):.2f}"))
-    return image.unsqueeze(0)
+    return frame

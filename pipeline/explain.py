@@ -126,28 +126,37 @@ def plot(path: str, e: Explanation, title: str, steps: list | None = None,
     draw_maps(next(cells), f"{len(steps) + 1}. normalised, the input: " + shape(e.image)
               if steps else "input: " + shape(e.image), e.image, [0])
     for stage in e.stages:
-        cell = next(cells)
-        if stage.module is e.linear:
-            draw_vector(cell, f"flatten: {e.flattened.numel()} -> {e.classifier}", e.flattened)
-            continue
-        out = stage.output
-        if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
-            draw_maps(cell, f"{stage.name}: {shape(out)}", out, most_active(out))
-        else:
-            draw_vector(cell, f"{stage.name}: {shape(out)}", out.flatten())
-    ax = next(cells).subplots()
-    ax.bar(range(10), e.probabilities.numpy(), color="tab:blue")
-    ax.bar([e.digit], [float(e.probabilities.max())], color="tab:red")
-    ax.set_xticks(range(10))
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{e.classifier} -> probabilities: {e.digit} "
-                 f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=11)
+        draw_stage(next(cells), e, stage)
+    draw_probabilities(next(cells), e)
     for method, found in looked.items():
         draw_looked(next(cells), f"where it looked for a {e.digit}: {method.replace('_', ' ')}",
                     e.image[0], found["map"])
     for cell in cells:
         cell.set_facecolor("none")
     report.save_figure(fig, path, dpi=80)
+
+
+def draw_stage(cell, e: Explanation, stage) -> None:
+    """One layer's panel: its most active maps, or its output as a vector; before the
+    classifier, the flattened vector the lecture's 320 is about."""
+    if stage.module is e.linear:
+        draw_vector(cell, f"flatten: {e.flattened.numel()} -> {e.classifier}", e.flattened)
+        return
+    out = stage.output
+    if out.dim() == 3 and out.shape[1] * out.shape[2] > 1:
+        draw_maps(cell, f"{stage.name}: {shape(out)}", out, most_active(out))
+    else:
+        draw_vector(cell, f"{stage.name}: {shape(out)}", out.flatten())
+
+
+def draw_probabilities(cell, e: Explanation) -> None:
+    ax = cell.subplots()
+    ax.bar(range(10), e.probabilities.numpy(), color="tab:blue")
+    ax.bar([e.digit], [float(e.probabilities.max())], color="tab:red")
+    ax.set_xticks(range(10))
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{e.classifier} -> probabilities: {e.digit} "
+                 f"({100 * float(e.probabilities.max()):.1f}%)", fontsize=11)
 
 
 def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from typing import Any, Callable
 
 from torch import nn
 
-from . import checkpoints, distributed, files, recipes, report
+from . import checkpoints, distributed, files, measured, recipes, report
 from .errors import UserError
 from .run import network_name
 from .settings import GROUPS, OLDER, RESUMED, TABLE, Settings, clash, fits, shown
@@ -97,11 +98,14 @@ def check_recipe(p: argparse.ArgumentParser, settings: Settings, fast: dict | No
 def settings_of(net_factory: Callable[[], nn.Module], fast: dict | None, default_recipe: str,
                 description: str | None, argv: list[str]) -> tuple[Settings, dict | None]:
     """The run's settings from its command line, resolved once, and the checkpoint it resumes."""
-    parser = make_parser(description)
+    network = network_name(net_factory)
+    reached = measured.reaches(network)
+    parser = make_parser(f"{description}\n{textwrap.fill(reached, 92)}" if description and reached
+                         else description)
     args = parser.parse_args(argv)
     check_args(parser, args)
     typed = typed_flags(parser, argv, list(vars(args)))
-    settings, resumed = resolve(args, typed, network_name(net_factory), fast, default_recipe)
+    settings, resumed = resolve(args, typed, network, fast, default_recipe)
     if resumed:
         check_saved(resumed["args"], settings.resume)
     check_recipe(parser, settings, fast)

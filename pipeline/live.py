@@ -53,8 +53,11 @@ def message(event: dict[str, Any]) -> bytes:
 class Live:
     """What the page sees of a run while it trains, shared by the run and the server."""
 
-    def __init__(self, page: Any) -> None:
-        self.page = page  # serve.Page: its `shown` network answers /api/predict
+    def __init__(self, explainer: explain.Explainer) -> None:
+        # what reads the page's drawing: the latest snapshot and its epoch, then the trained
+        # network (None); the server reads it, the run's thread replaces it
+        self.shown: tuple[explain.Explainer, float | None] = (explainer, None)
+        self.state = "training"  # then "finished" (/api/info's "live")
         self.changed = threading.Condition()
         self.events: list[bytes] = []  # every event so far, encoded, in order
         self.snapshot, self.snapshots = b"", 0  # the latest snapshot, and how many were taken
@@ -187,7 +190,7 @@ class Live:
         tens of milliseconds more on a CPU) its mistakes."""
         self.since_snapshot = 0
         copy = cpu_copy(run.model)
-        self.page.shown = (explain.Explainer(copy), at)
+        self.shown = (explain.Explainer(copy), at)
         if with_mistakes or self.mistakes is None:
             self.mistakes = {"x": at, **mistakes(run.model, run.test_data,
                                                  run.settings.test_batch_size)}
@@ -203,11 +206,11 @@ class Live:
         """Training is over: the last snapshot, and the page becomes the trained network's."""
         if run.metrics and run.test_data is not None:  # not when there was nothing to train
             self.take_snapshot(run, run.metrics[-1]["epoch"])
-        self.page.shown = (explain.Explainer(run.model), None)
-        self.page.info["live"] = "finished"
+        self.shown = (explain.Explainer(run.model), None)
+        self.state = "finished"
         self.finish({"type": "end", "line": line})
 
-    def stop(self, line: str, wait: float = 2.0) -> None:
+    def stopped(self, run: View, line: str, wait: float = 2.0) -> None:
         """The run stopped (a signal, an error): the pages get its line before the server goes."""
         self.finish({"type": "stopped", "line": line})
         with self.changed:

@@ -11,12 +11,12 @@ from torch import nn
 
 import common
 
-from . import (attribute, checkpoints, distributed, explain, export, interrupts, networks,
-               report, serve)
+from . import (attribute, board, checkpoints, distributed, explain, export, networks, report,
+               serve)
 from . import data
 from .data import Step, load_digit
 from .device import device_forward, make_deterministic, pick_device, prepare_model
-from .errors import Interrupted, UserError
+from .errors import UserError
 from .settings import Settings
 from .shapes import check_shapes
 from .training import Training
@@ -52,36 +52,34 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
         torch.manual_seed((settings.seed + distributed.rank()) % 2**64)
     if settings.load and use_loaded(model, network, device, settings, picture):
         return
-    server = None
-    if settings.serve and distributed.is_main():  # the page watches it train (rank 0)
-        server = open_page(model, network, settings, training=True)
-    train(Training(network, model, device, settings, resumed,
-                   watchers=(server.page.live,) if server else ()), server)
+    training, server = watched(network, model, device, settings, resumed)
+    train(training, server)
     if distributed.is_main():
         look_inside(model, network, settings, picture, own_plot=True, server=server)
 
 
+def watched(network: str, model: nn.Module, device: torch.device, settings: Settings,
+            resumed: dict | None) -> tuple[Training, serve.Server | None]:
+    """The run and what watches it: TensorBoard with --tensorboard, and with --serve the
+    page (rank 0), whose server it returns."""
+    watchers, server = [], None
+    if settings.tensorboard and distributed.is_main():
+        watchers.append(board.Board(settings.tensorboard, resumed is not None))
+    if settings.serve and distributed.is_main():  # the page watches it train
+        server = open_page(model, network, settings, training=True)
+        watchers.append(server.page.live)
+    return Training(network, model, device, settings, resumed, tuple(watchers)), server
+
+
 def train(training: Training, server: serve.Server | None) -> None:
-    """The run; with the page open (a watcher of the run, which turns into the trained
-    network's page at its end), a run that stops says its line there before the server goes."""
+    """The run; the page (a watcher, which turns into the trained network's page at its
+    end, or says the line of what stopped the run) closes with a run that stops."""
     try:
         training.run()
-    except BaseException as e:
+    except BaseException:
         if server is not None:
-            server.page.live.stop(stopped_line(e))
             server.close()
         raise
-
-
-def stopped_line(error: BaseException) -> str:
-    """The line the command line prints for a run that stopped with `error`."""
-    if isinstance(error, UserError):
-        return f"error: {error}"
-    if isinstance(error, KeyboardInterrupt):
-        return f"stopped: {interrupts.as_stop(error)}"
-    if isinstance(error, Interrupted):
-        return f"stopped: {error}"
-    return f"stopped: {type(error).__name__}: {error}"
 
 
 def use_loaded(model: nn.Module, network: str, device: torch.device, settings: Settings,

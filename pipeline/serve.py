@@ -72,13 +72,23 @@ STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; ch
 
 @dataclass
 class Page:
-    """What the server shows: `shown` is the network that reads the drawing and, while it
-    trains, the epoch of that snapshot (None when trained); `live` the run, if it trains;
-    `compare` the second network held against it (--compare), by its label."""
-    shown: tuple[explain.Explainer, float | None]
+    """What the server shows: `explainer` reads the drawing, or, while the network trains,
+    `live` (the run's watcher) holds the snapshot that does; `compare` is the second network
+    held against it (--compare), by its label."""
+    explainer: explain.Explainer
     info: dict[str, Any]
     live: live.Live | None = None
     compare: tuple[str, explain.Explainer] | None = None
+
+    @property
+    def shown(self) -> tuple[explain.Explainer, float | None]:
+        """The network that reads the drawing, and while it trains the epoch of that
+        snapshot (None: the trained network)."""
+        return self.live.shown if self.live else (self.explainer, None)
+
+    def described(self) -> dict[str, Any]:
+        """/api/info: the network, and while it trains whether it has finished."""
+        return {**self.info, "live": self.live.state} if self.live else self.info
 
 
 class Busy:
@@ -215,7 +225,7 @@ class Handler(BaseHTTPRequestHandler):
     def get(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
         if path == "/api/info":
-            return self.answer_json(200, self.page.info)
+            return self.answer_json(200, self.page.described())
         if path == "/api/live":
             return self.live_stream()
         if path == "/api/examples":
@@ -385,10 +395,8 @@ def make_server(model: nn.Module, network: str, host: str, port: int,
             "classifier": classifier_line(explainer.classifier_name, explainer.classifier),
             "sliders": [vars(s) for s in tolerate.SLIDERS.values()],
             "compare": compare[0] if compare else None, "pen_digits": pen_digits}
-    page = Page((explainer, None), info,
-                compare=(compare[0], explain.Explainer(compare[1])) if compare else None)
-    if training:
-        page.live, info["live"] = live.Live(page), "training"
+    page = Page(explainer, info, live.Live(explainer) if training else None,
+                (compare[0], explain.Explainer(compare[1])) if compare else None)
     handler = type("BoundHandler", (Handler,), {
         "page": page, "static": static_files(), "hosts": host_names(host), "busy": Busy()})
     try:

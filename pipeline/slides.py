@@ -46,35 +46,13 @@ def slide(body: dict[str, Any]) -> dict[str, Any]:
     k = small_int(body, "kernel", 1, 5)
     s = small_int(body, "stride", 1, 4)
     padding = body.get("padding", 0)
-    if padding == "same":
-        if op != "conv" or s != 1:
-            raise BadRequest(400, 'padding "same" is for a convolution with stride 1')
-        before, after = (k - 1) // 2, k - 1 - (k - 1) // 2  # PyTorch puts the extra at the end
-    else:
-        p = small_int(body, "padding", 0, 2)
-        if op != "conv" and p > k // 2:
-            raise BadRequest(400, f"padding {p} is more than half the kernel ({k}); PyTorch's "
-                                  f"pooling allows at most {k // 2}")
-        before = after = p
+    before, after = padding_of(body, op, k, s)
     if k > min(n_rows, n_cols) + before + after:
         raise BadRequest(400, f"a {k}x{k} window does not fit a {n_rows}x{n_cols} input with "
                               f"padding {padding}")
     x = torch.tensor(grid, dtype=torch.float64)[None, None]
-    pad_value = -math.inf if op == "max" else 0.0
-    padded = F.pad(x, (before, after, before, after), value=pad_value)
-    if op == "max":
-        out = F.max_pool2d(x, k, stride=s, padding=before)
-    elif op == "avg":
-        out = F.avg_pool2d(x, k, stride=s, padding=before)  # padding counts as 0, as PyTorch's
-    else:
-        ones = torch.ones(1, 1, k, k, dtype=torch.float64)
-        with warnings.catch_warnings():  # 'same' with an even kernel pads a copy: as meant
-            warnings.simplefilter("ignore", UserWarning)
-            out = F.conv2d(x, ones, stride=s, padding="same" if padding == "same" else before)
-    out = out[0, 0]
-    if not torch.isfinite(out).all():
-        raise BadRequest(400, f"{op}: the result overflows a float (the input's values are too "
-                              f"large); give smaller numbers")
+    padded = F.pad(x, (before, after, before, after), value=-math.inf if op == "max" else 0.0)
+    out = computed(x, op, k, s, "same" if padding == "same" else before)
     windows = [[i * s, j * s, i * s + k, j * s + k]
                for i in range(out.shape[0]) for j in range(out.shape[1])]
     return {"op": op, "kernel": k, "stride": s, "padding": padding,
@@ -82,6 +60,37 @@ def slide(body: dict[str, Any]) -> dict[str, Any]:
             "pad": [before, before, after, after],  # top, left, bottom, right
             "output": out.tolist(), "windows": windows,
             "formula": size_formula(n_rows, k, s, padding, out.shape[0])}
+
+
+def padding_of(body: dict[str, Any], op: str, k: int, s: int) -> tuple[int, int]:
+    """The padding before and after, on each side: "same" (a convolution of stride 1) or a
+    number that PyTorch's op takes."""
+    if body.get("padding", 0) == "same":
+        if op != "conv" or s != 1:
+            raise BadRequest(400, 'padding "same" is for a convolution with stride 1')
+        return (k - 1) // 2, k - 1 - (k - 1) // 2  # PyTorch puts the extra at the end
+    p = small_int(body, "padding", 0, 2)
+    if op != "conv" and p > k // 2:
+        raise BadRequest(400, f"padding {p} is more than half the kernel ({k}); PyTorch's "
+                              f"pooling allows at most {k // 2}")
+    return p, p
+
+
+def computed(x: torch.Tensor, op: str, k: int, s: int, padding: int | str) -> torch.Tensor:
+    """PyTorch's max or average pooling, or a convolution with a kernel of ones."""
+    if op == "max":
+        out = F.max_pool2d(x, k, stride=s, padding=padding)
+    elif op == "avg":
+        out = F.avg_pool2d(x, k, stride=s, padding=padding)  # padding counts as 0, as PyTorch's
+    else:
+        ones = torch.ones(1, 1, k, k, dtype=torch.float64)
+        with warnings.catch_warnings():  # 'same' with an even kernel pads a copy: as meant
+            warnings.simplefilter("ignore", UserWarning)
+            out = F.conv2d(x, ones, stride=s, padding=padding)
+    if not torch.isfinite(out).all():
+        raise BadRequest(400, f"{op}: the result overflows a float (the input's values are too "
+                              f"large); give smaller numbers")
+    return out[0, 0]
 
 
 def size_formula(n: int, k: int, s: int, padding: Any, out: int) -> str:

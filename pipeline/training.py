@@ -10,7 +10,7 @@ gets a read-only `View` of the run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol
 
 import torch
@@ -18,90 +18,10 @@ from torch import nn
 
 import common
 
-from . import (augment, board, checkpoints, data, distributed, export, interrupts, pens,
-               recipes, report)
-from .device import device_forward
+from . import distributed, interrupts, parts, results, saving, stops
 from .errors import Interrupted, NonFiniteLoss, UserError
+from .progress import LossSum, Position, Progress, pieces
 from .settings import Settings
-
-
-@dataclass(frozen=True)
-class Position:
-    """How far a run is: `epoch` epochs finished and `batch` batches into the next one."""
-    epoch: int
-    batch: int = 0
-
-    def epochs(self, num_batches: int) -> float:
-        """In epochs: 2 after two epochs, 2.25 a quarter into the third."""
-        if self.batch % num_batches == 0:
-            return self.epoch + self.batch // num_batches
-        return round(self.epoch + self.batch / num_batches, 2)
-
-
-class LossSum:
-    """Training losses added up, weighted by batch size: since a test pass, or an epoch."""
-
-    def __init__(self, total: float = 0.0, seen: int = 0) -> None:
-        self.total, self.seen = total, seen
-
-    def add(self, total: float, seen: int) -> None:
-        self.total += total
-        self.seen += seen
-
-    def mean(self) -> float:
-        return self.total / self.seen
-
-    def as_list(self) -> list[float]:  # as a checkpoint holds it
-        return [self.total, self.seen]
-
-
-def test_points(num_batches: int, evals_per_epoch: int) -> frozenset[int]:
-    """The batches of an epoch after which a test pass runs: evenly spaced, the last at its end."""
-    return frozenset(round(num_batches * k / evals_per_epoch)
-                     for k in range(1, evals_per_epoch + 1)) - {0}
-
-
-def pieces(first: int, num_batches: int, log_interval: int,
-           test_at: frozenset[int]) -> list[tuple[int, int]]:
-    """Where an epoch is cut, from batch `first`: before each log line and at each test pass.
-
-    pieces(0, 10, 4, {5, 10}) == [(0, 4), (4, 5), (5, 8), (8, 10)]"""
-    cuts = set(range(log_interval, num_batches, log_interval)) | test_at | {num_batches}
-    cuts = sorted(c for c in cuts if c > first)
-    return list(zip([first] + cuts[:-1], cuts))
-
-
-@dataclass(frozen=True)
-class Parts:
-    """What a run builds once, before its first batch: the data, the optimiser and schedule,
-    the batch order's generator, the augmentation, and what the steps and test passes run."""
-    train_data: common.Split  # MNIST's
-    pens: pens.PenPictures | None  # --pen-digits: drawn anew into each epoch's training set
-    test_data: common.Split
-    num_batches: int  # per epoch, on this rank
-    test_at: frozenset[int]  # test_points()
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None
-    generator: torch.Generator  # the batch order, on the CPU
-    transform: Callable[[torch.Tensor], torch.Tensor] | None
-    forward: Callable  # what the steps run (DDP, torch.compile, autocast around the model)
-    tester: Callable  # what the test passes run
-
-
-@dataclass
-class Progress:
-    """Where a run is and what it has: the state that changes between two pieces."""
-    start: Position  # where this run began (a resumed run: the checkpoint's position)
-    epoch: int  # the epoch being trained
-    metrics: list[dict[str, float]]  # a row per test pass, a resumed run's earlier ones too
-    saved: float = 0.0  # in epochs, what the file at --checkpoint holds; 0: nothing written
-    step: int = 0  # batches trained at the last test pass (TensorBoard's step)
-    reached: bool = False  # the target accuracy
-    held: float = 0.0  # seconds the page held the run (a pause): not in its speed
-    since: float = 0.0  # perf_counter at the last test pass (its "seconds" column)
-    order_state: torch.Tensor | None = None  # the generator before this epoch's permutation
-    epoch_loss: LossSum = field(default_factory=LossSum)
-    test_loss: LossSum = field(default_factory=LossSum)  # since the last test pass
 
 
 @dataclass(frozen=True)
@@ -134,7 +54,9 @@ class Piece:
 
 
 class Watcher(Protocol):
-    """What watches a run: told when it has set up, at every cut of an epoch, and at its end."""
+    """What watches a run: told when it has set up, at every cut of an epoch, and at its end:
+    `ended` with the summary line, or `stopped` with the line of what stopped it (a signal, an
+    error), which the command then prints."""
 
     def started(self, run: View) -> None: ...
 
@@ -143,13 +65,17 @@ class Watcher(Protocol):
 
     def ended(self, run: View, line: str) -> None: ...
 
+    def stopped(self, run: View, line: str) -> None: ...
+
 
 class Training:
-    """One run of --epochs, from scratch or from --resume.
+    """One run of --epochs, from scratch or from --resume: the lecture's loop, cut into pieces.
 
     Its state is in two fields set up once: `parts`, what the run builds before its first
-    batch (None until then), and `progress`, where it is and what it has. `watchers` (the
-    --serve page, TensorBoard) are told what happens through `Watcher`.
+    batch (pipeline/parts.py; None until then), and `progress`, where it is and what it has
+    (pipeline/progress.py). `watchers` (the --serve page, TensorBoard) are told what happens
+    through `Watcher`; saving is pipeline/saving.py's, the summary and the files the run
+    leaves pipeline/results.py's.
     """
 
     def __init__(self, network: str, model: nn.Module, device: torch.device,
@@ -158,45 +84,52 @@ class Training:
         self.network, self.model, self.device = network, model, device
         self.settings, self.resumed = settings, resumed
         self.epochs = 1 if settings.dry_run else settings.epochs
-        start = Position(resumed["epoch"], resumed.get("batch", 0)) if resumed else Position(0)
-        self.progress = Progress(start, start.epoch + 1,
-                                 list(resumed["metrics"]) if resumed else [])
-        self.parts: Parts | None = None
-        self.board = board.Board(settings.tensorboard, resumed is not None) \
-            if settings.tensorboard and distributed.is_main() else None
-        self.watchers = tuple(watchers) + ((self.board,) if self.board else ())
+        self.progress = Progress.of(resumed)
+        self.parts: parts.Parts | None = None
+        self.watchers = tuple(watchers)
         self.bar = None  # --progress: this epoch's bar (tqdm), rank 0
         self.summary = ""  # the run's last line
 
     def run(self) -> None:
-        """Train to the last epoch (or the target), then print the summary and write the files."""
+        """Train to the last epoch (or the target), then print the summary and write the
+        files; what stops it early, its watchers are told in the line the command prints."""
+        try:
+            self.run_epochs()
+        except BaseException as e:
+            self.tell_stopped(e)
+            raise
+
+    def run_epochs(self) -> None:
         start = self.progress.start
         if start.epoch >= self.epochs:
             self.summary = (f"{self.settings.resume} has finished {start.epoch} of "
                             f"{self.epochs} epochs; nothing to train (raise --epochs to continue)")
             print(self.summary)
-            self.tell_ended()
+            self.tell(lambda w: w.ended(self.view(), self.summary))
             return
-        try:
-            self.parts = self.set_up()
-            self.progress.saved = start.epochs(self.parts.num_batches)  # what the file holds
-            self.progress.step = self.step(start)
-            for watcher in self.watchers:
-                watcher.started(self.view())
-            started = time.perf_counter()
-            self.train_until_stopped()
-            self.finish(time.perf_counter() - started - self.progress.held)
-        finally:
-            if self.board:
-                self.board.close()
+        self.parts = parts.build(self.model, self.device, self.settings, self.resumed)
+        self.progress.saved = start.epochs(self.parts.num_batches)  # what the file holds
+        self.progress.step = self.step(start)
+        self.tell(lambda w: w.started(self.view()))
+        started = time.perf_counter()
+        self.train_until_stopped()
+        self.finish(time.perf_counter() - started - self.progress.held)
+
+    def tell(self, what: Callable[[Watcher], None]) -> None:
+        for watcher in self.watchers:
+            what(watcher)
+
+    def tell_stopped(self, error: BaseException) -> None:
+        line = stops.line(error)[0]
+        self.tell(lambda w: w.stopped(self.view(), line))
 
     def view(self) -> View:
         """The run as its watchers see it now."""
-        p, parts = self.progress, self.parts
+        p, built = self.progress, self.parts
         return View(self.settings, self.model, self.epochs,
-                    parts.num_batches if parts else 0, p.start, p.epoch, tuple(p.metrics),
-                    parts.test_data if parts else None,
-                    parts.optimizer.param_groups[0]["lr"] if parts else 0.0, p.saved, p.step,
+                    built.num_batches if built else 0, p.start, p.epoch, tuple(p.metrics),
+                    built.test_data if built else None,
+                    built.optimizer.param_groups[0]["lr"] if built else 0.0, p.saved, p.step,
                     self.save_now)
 
     def train_until_stopped(self) -> None:
@@ -218,106 +151,20 @@ class Training:
             where = f"{'after' if p.saved == p.epoch else 'in'} epoch {p.epoch}"
             raise Interrupted(f"{stop} {where}{self.kept()}", stop.signum) from None
 
-    def set_up(self) -> Parts:
-        """Data, optimiser, schedule and batch order, restored from the checkpoint if resuming."""
-        s, model = self.settings, self.model
-        train_data, test_data = data.load_mnist(s.data_dir, self.device)
-        if s.dry_run:
-            test_data = test_data.head(s.test_batch_size)
-        pen_pictures = self.pen_pictures(len(train_data))
-        images = len(train_data) + (len(pen_pictures) if pen_pictures else 0)
-        num_batches = -(-(images // distributed.world_size()) // s.batch_size)
-        if s.evals_per_epoch > num_batches:
-            raise UserError(f"--evals-per-epoch {s.evals_per_epoch}: an epoch has only "
-                            f"{num_batches} batches of {s.batch_size} here")
-        optimizer = recipes.make_optimizer(model, s)
-        if s.grad_clip:
-            recipes.clip_gradients(optimizer, model, s.grad_clip)
-        scheduler = recipes.make_scheduler(optimizer, s, num_batches)
-        generator = torch.Generator().manual_seed(s.seed)
-        if self.resumed is not None:
-            self.check_layout(num_batches)
-            checkpoints.restore(self.resumed, s.resume, model, optimizer, scheduler, generator)
-            if {"lr", "momentum", "weight_decay", "optimizer"} & set(s.typed):
-                recipes.override_groups(optimizer, scheduler, s)
-        if scheduler is not None:  # the schedule moves after every step of the optimiser
-            optimizer.register_step_post_hook(lambda *_: scheduler.step())
-        forward, tester = self.wrap_model()
-        return Parts(train_data, pen_pictures, test_data, num_batches,
-                     test_points(num_batches, s.evals_per_epoch), optimizer, scheduler,
-                     generator, augment.Augmentation.of(s), forward, tester)
-
-    def pen_pictures(self, mnist: int) -> pens.PenPictures | None:
-        """--pen-digits: the chosen pen digits, ready to be drawn (a few seconds, once)."""
-        chosen = self.settings.pen_digits
-        if chosen == "none":
-            return None
-        pictures = pens.PenPictures.of(pens.chosen(chosen), self.device)
-        if distributed.is_main():
-            print(f"Training on {mnist:,} MNIST images and {len(pictures):,} pen digits "
-                  f"({chosen}), drawn with a new pen width each epoch, half the 0s, 1s and 7s "
-                  f"styled")
-        return pictures
-
-    def training_set(self) -> common.Split:
-        """This epoch's training set: MNIST's, then the pen digits drawn with this epoch's pen
-        widths and styles, which the seed and the epoch alone decide (a resumed run draws the
-        same)."""
-        parts = self.parts
-        if parts.pens is None:
-            return parts.train_data
-        chance = torch.Generator().manual_seed(
-            (self.settings.seed * 1_000_003 + self.progress.epoch) % 2**64)
-        drawn = parts.pens.epoch(chance)
-        return common.Split(torch.cat([parts.train_data.images, drawn]),
-                            torch.cat([parts.train_data.labels, parts.pens.labels]))
-
-    def check_layout(self, num_batches: int) -> None:
-        """A run resumed inside an epoch (or on a schedule counted in batches) must cut its
-        epochs into the same batches as the run it continues, or it would train part of an
-        epoch twice: else one line saying why."""
-        s, saved, start = self.settings, self.resumed.get("batches"), self.progress.start
-        if saved is None or saved == num_batches:
-            return
-        if start.batch:
-            where = f"{start.batch} batches into epoch {start.epoch + 1}"
-        elif s.schedule != "constant":
-            where = f"on --schedule {s.schedule}, which counts its steps in batches"
-        else:
-            return  # a fresh epoch may be cut anew
-        was = self.resumed["args"]["batch_size"]
-        raise UserError(f"--resume {s.resume}: it stopped {where}, with {saved} batches of "
-                        f"{was} an epoch; this run would have {num_batches} batches of "
-                        f"{s.batch_size}, so its batches would fall elsewhere. Resume with "
-                        f"--batch-size {was}, as many torchrun processes and the same data")
-
-    def wrap_model(self) -> tuple[Callable, Callable]:
-        """What the steps run and what the test passes run; `model` itself is what is saved,
-        evaluated and restored."""
-        s, forward = self.settings, self.model
-        if distributed.active():
-            forward = torch.nn.parallel.DistributedDataParallel(
-                forward, device_ids=[self.device] if self.device.type == "cuda" else None)
-        if s.compile:
-            forward = torch.compile(forward)
-        forward = device_forward(forward, self.device, s.amp)
-        # Under torchrun each rank tests with the plain module (DDP's forward would expect the
-        # same number of calls on every rank), after taking rank 0's batch-norm statistics.
-        tester = device_forward(self.model, self.device, s.amp) if distributed.active() \
-            else forward
-        return forward, tester
+    def kept(self) -> str:
+        return saving.kept(self.settings, self.progress, self.resumed)
 
     def step(self, at: Position) -> int:
         """The run's position in batches trained: TensorBoard's step."""
         return at.epoch * self.parts.num_batches + at.batch
 
     def train_epochs(self) -> None:
-        p, parts = self.progress, self.parts
+        p, built = self.progress, self.parts
         for p.epoch in range(p.start.epoch + 1, self.epochs + 1):
             first = p.start.batch if p.epoch == p.start.epoch + 1 else 0
-            p.order_state = parts.generator.get_state()  # before this epoch's permutation
-            train_data = self.training_set()
-            order = torch.randperm(len(train_data), generator=parts.generator)
+            p.order_state = built.generator.get_state()  # before this epoch's permutation
+            train_data = built.training_set(self.settings.seed, p.epoch)
+            order = torch.randperm(len(train_data), generator=built.generator)
             order = order[distributed.shard(len(train_data))].to(self.device)
             p.epoch_loss, p.test_loss = LossSum(), LossSum()
             if first and "losses" in self.resumed:  # resumed between two test passes
@@ -425,91 +272,20 @@ class Training:
         return self.progress.saved
 
     def save(self, batches: int) -> None:
-        """The metrics so far, and the whole state after `batches` batches of this epoch (at
-        a test pass, or where the page asked for it)."""
-        s, p, parts = self.settings, self.progress, self.parts
-        if not (s.checkpoint or s.metrics):
-            return
-        ended = batches == parts.num_batches
-        state = None
-        if s.checkpoint:  # every rank: it gathers their random states
-            state = checkpoints.make_checkpoint(
-                self.network, self.model, parts.optimizer, parts.scheduler, parts.generator,
-                p.epoch if ended else p.epoch - 1, s.as_dict(), p.metrics, parts.num_batches,
-                batch=0 if ended else batches, order_state=p.order_state,
-                losses={"test": p.test_loss.as_list(), "epoch": p.epoch_loss.as_list()})
-
-        def write() -> None:
-            if s.metrics:
-                report.write_metrics(s.metrics, p.metrics)
-            if state is not None:
-                checkpoints.atomic_save(state, s.checkpoint)
-
-        with interrupts.deferred_interrupt():  # a signal waits until the file and `saved` agree
-            self.on_main(write)  # no rank runs ahead of the files on disk
-            if state is not None:
-                p.saved = Position(p.epoch - 1, batches).epochs(parts.num_batches)
-
-    def on_main(self, write: Callable[[], None]) -> None:
-        """Rank 0 writes; every rank stops with the error if that failed."""
-        error = None
-        if distributed.is_main():
-            try:
-                write()
-            except UserError as e:
-                error = e
-        if distributed.any_rank(error is not None, self.device):
-            raise error or UserError("rank 0 could not write a file (its error line says which)")
+        saving.save(self.settings, self.network, self.model, self.parts, self.progress,
+                    batches, self.device)
 
     def finish(self, seconds: float) -> None:
-        """The summary line, then the trained weights and the plot (rank 0), then the watchers."""
-        s, p = self.settings, self.progress
-        ran = p.metrics[-1]["epoch"] - p.start.epochs(self.parts.num_batches)
-        best = max(p.metrics, key=lambda r: r["test_accuracy"])
-        target = ""
-        if s.target_accuracy:
-            target = (f", target {s.target_accuracy:.2f}% "
-                      f"{'reached' if p.reached else 'not reached'}")
-        self.summary = (f"Finished: {ran:g} epoch{'' if ran == 1 else 's'} in {seconds:.1f} s "
-                        f"({seconds / ran:.2f} s/epoch), best accuracy "
-                        f"{best['test_accuracy']:.2f}% at epoch {best['epoch']}, final "
-                        f"{p.metrics[-1]['test_accuracy']:.2f}%{target}")
+        """The summary line, then the files the run leaves and the watchers (rank 0)."""
+        p = self.progress
+        self.summary = results.summary(self.settings, p, self.parts.num_batches, seconds)
         print(self.summary)
+
+        def wrap_up() -> None:
+            results.write(self.settings, self.network, self.model, self.parts.test_data,
+                          p.metrics)
+            self.tell(lambda w: w.ended(self.view(), self.summary))
         try:
-            self.on_main(self.wrap_up)
+            saving.on_main(wrap_up, self.device)
         except UserError as e:
             raise UserError(f"{e}{self.kept()}") from None
-
-    def tell_ended(self) -> None:
-        for watcher in self.watchers:
-            watcher.ended(self.view(), self.summary)
-
-    def wrap_up(self) -> None:
-        """Rank 0, after the summary: the files the run was asked to leave, then the watchers."""
-        self.write_results()
-        self.tell_ended()
-
-    def write_results(self) -> None:
-        """What the run was asked to leave: weights, plot, ONNX."""
-        s, parts = self.settings, self.parts
-        if s.save_model:
-            checkpoints.save_weights(self.model, s.save_model, self.network)
-            print(f"weights saved to {s.save_model} (use them with --load {s.save_model})")
-        if s.plot:
-            report.plot(s.plot, self.progress.metrics, self.model, parts.test_data,
-                        report.predictions(self.model, parts.test_data, s.test_batch_size),
-                        f"{self.network}: {self.progress.metrics[-1]['epoch']} epochs")
-        if s.export_onnx:
-            export.export_onnx(self.model, s.export_onnx, parts.test_data, s.test_batch_size)
-
-    def kept(self) -> str:
-        """What a stopped run leaves behind, for the last line it prints."""
-        s, p = self.settings, self.progress
-        if not s.checkpoint:
-            return ""
-        if not p.saved:
-            if len(p.metrics) > (len(self.resumed["metrics"]) if self.resumed else 0):
-                return f"; no checkpoint could be written to {s.checkpoint}"
-            return f"; no test pass had run, so {s.checkpoint} was not written"
-        return (f"; {s.checkpoint} holds epoch {p.saved:g}: continue with "
-                f"--resume {s.checkpoint}")

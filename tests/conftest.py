@@ -33,6 +33,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the scripts live at the top level, not in a package
@@ -123,6 +124,23 @@ def run(module, capsys, *args: str) -> tuple[int, str, str]:
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def resumed_exactly(straight, split) -> None:
+    """A straight run and one stopped and resumed hold the same: the same weights to the bit
+    (checkpoints or --save-model files), and for checkpoints the same position and test
+    accuracies."""
+    from pipeline import checkpoints
+
+    a, b = checkpoints.read(str(straight)), checkpoints.read(str(split))
+    if "model" in a:
+        assert (a["epoch"], a.get("batch", 0)) == (b["epoch"], b.get("batch", 0))
+        assert [r["test_accuracy"] for r in a["metrics"]] == \
+            [r["test_accuracy"] for r in b["metrics"]]
+        a, b = a["model"], b["model"]
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 def digest(path) -> str:
@@ -242,11 +260,9 @@ def server(trained):
     model = simple_cnn.Net()
     checkpoints.load_weights(model, trained["weights"], "simple_cnn")
     httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    httpd.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    httpd.close()
 
 
 # straight to the local server: no proxy (urllib's default opener keeps whatever proxy the

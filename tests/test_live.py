@@ -22,8 +22,8 @@ import pytest
 import torch
 
 import simple_cnn
-from conftest import (DIRECT, FINISHED, ROOT, call, draw_digit, finish, limit, run_process,
-                      serving, wait_until)
+from conftest import (DIRECT, FINISHED, ROOT, call, draw_digit, finish, limit,
+                      resumed_exactly, run_process, serving, wait_until)
 from pipeline import serve
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
@@ -83,15 +83,6 @@ def printed(out: str) -> list[str]:
             for line in lines]
 
 
-def weights(path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=True)
-
-
-def same_weights(a, b) -> bool:
-    a, b = weights(a), weights(b)
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
 @pytest.fixture(scope="module")
 def unpaused(tmp_path_factory):
     """The run the paused ones are compared with: 2 epochs, never served."""
@@ -131,7 +122,7 @@ def test_a_run_paused_and_continued_prints_the_same_lines_and_ends_with_the_same
     end = page.wait_for("end")
     out, _ = ctrl_c(proc)
     assert printed(out) == printed(unpaused["out"])
-    assert same_weights(tmp_path / "net.pt", unpaused["model"])
+    resumed_exactly(tmp_path / "net.pt", unpaused["model"])
     assert end["line"] == FINISHED.search(out).group(0)
     assert [e["x"] for e in page.of("test")] == [1, 2]
     losses = [e["loss"] for e in page.of("loss")]  # the chart's points are the printed losses
@@ -146,7 +137,7 @@ def test_a_run_paused_and_continued_prints_the_same_lines_and_ends_with_the_same
     assert resumed.returncode == 0, resumed.stderr
     assert printed(resumed.stdout)[:-1] == printed(unpaused["out"])[1:-1]  # from batch 10 on
     assert rows(tmp_path / "m.csv") == unpaused["metrics"]  # its training loss too, to the digit
-    assert same_weights(tmp_path / "resumed.pt", unpaused["model"])
+    resumed_exactly(tmp_path / "resumed.pt", unpaused["model"])
 
 
 def test_pages_early_late_and_gone_all_get_the_whole_run(mnist_dir, tmp_path):

@@ -11,10 +11,9 @@ import torch
 
 import common
 import simple_cnn
-from conftest import printed_tests, run, train_lines
-from pipeline import checkpoints, data, flags, pens, settings
+from conftest import printed_tests, resumed_exactly, run, train_lines
+from pipeline import data, flags, parts, pens, settings
 from pipeline.errors import UserError
-from pipeline.training import Training
 
 
 def test_the_shipped_file_holds_every_pen_digit_of_the_six_institutions():
@@ -185,30 +184,28 @@ def test_an_unknown_institution_is_a_usage_error(typed, mnist_dir, capsys):
     assert "Traceback" not in err
 
 
-def training(mnist_dir, *typed: str) -> Training:
+def built(mnist_dir, *typed: str) -> parts.Parts:
+    """What a run of these flags builds before its first batch."""
     settings, _ = flags.settings_of(simple_cnn.Net, simple_cnn.FAST, "lecture", None,
                                     ["--data-dir", str(mnist_dir), "--device", "cpu", *typed])
-    run = Training("simple_cnn", simple_cnn.Net(), torch.device("cpu"), settings, None)
-    run.parts = run.set_up()
-    return run
+    return parts.build(simple_cnn.Net(), torch.device("cpu"), settings, None)
 
 
 def test_an_epoch_s_training_set_holds_mnist_and_the_pen_digits_drawn_for_that_epoch(mnist_dir):
     """The pen digits follow MNIST's images, drawn with widths the seed and the epoch decide:
     the same again for the same epoch (so a resumed run draws them again), others the next."""
-    run = training(mnist_dir, "--pen-digits", "apa,app")
-    mnist = run.parts.train_data
-    first = run.training_set()
-    assert len(first) == len(mnist) + 692 + 1046 and run.parts.num_batches == -(-3738 // 64)
+    run = built(mnist_dir, "--pen-digits", "apa,app")
+    mnist = run.train_data
+    first = run.training_set(1, 1)
+    assert len(first) == len(mnist) + 692 + 1046 and run.num_batches == -(-3738 // 64)
     assert torch.equal(first.images[:len(mnist)], mnist.images)
     assert first.labels[len(mnist):].tolist() == [d.label for d in pens.chosen("apa,app")]
-    assert torch.equal(run.training_set().images, first.images)
-    run.progress.epoch = 2
-    assert not torch.equal(run.training_set().images[len(mnist):], first.images[len(mnist):])
-    order = torch.randperm(len(first), generator=run.parts.generator)
+    assert torch.equal(run.training_set(1, 1).images, first.images)
+    assert not torch.equal(run.training_set(1, 2).images[len(mnist):], first.images[len(mnist):])
+    order = torch.randperm(len(first), generator=run.generator)
     batch = order[:64]
     assert (batch < len(mnist)).any() and (batch >= len(mnist)).any()  # a batch of both kinds
-    assert training(mnist_dir).parts.pens is None  # the lecture's recipe: MNIST alone
+    assert built(mnist_dir).pens is None  # the lecture's recipe: MNIST alone
 
 
 @pytest.mark.slow
@@ -228,6 +225,4 @@ def test_resume_is_exact_with_the_pen_digits_on(mnist_dir, tmp_path, capsys):
     assert train_lines(out_straight, 1)[1].endswith(train_lines(out_first, 1)[1][-20:])
     assert "/2692 " in train_lines(out_resumed, 2)[0]  # the pen digits kept from the checkpoint
     assert printed_tests(out_first) + printed_tests(out_resumed) == printed_tests(out_straight)
-    a, b = checkpoints.read(str(straight)), checkpoints.read(str(split))
-    for key, value in a["model"].items():
-        assert torch.equal(value, b["model"][key]), key
+    resumed_exactly(straight, split)

@@ -166,14 +166,14 @@ def test_ctrl_c_at_each_step_of_starting_is_one_line(step, trained, monkeypatch,
 
 
 def test_ctrl_c_while_the_script_starts_is_one_line(trained):
-    """A real Ctrl-C once torch is imported (the first second is Python importing torch,
-    before any line of the script's runs), while the network and the server are set up."""
-    proc = spawn(
-        [sys.executable, "-c", "import torch, torchvision, PIL.Image, numpy; "
-         "print('ready', flush=True); import runpy, sys; sys.argv = sys.argv[1:]; "
-         "runpy.run_path(sys.argv[0], run_name='__main__')",
-         str(ROOT / "simple_cnn.py"), "--device", "cpu", "--load", trained["weights"],
-         "--serve", "--port", "0"])
+    """A real Ctrl-C from the first line of the command line's main() (before it, while
+    Python imports torch and the script imports pipeline/cli.py, a Ctrl-C is Python's own:
+    docs/usage.md), while the network and the server are set up."""
+    proc = spawn(  # ready: what the script's main() runs before cli.main(), done
+        [sys.executable, "-c", "import sys, torch, torchvision, PIL.Image, numpy; "
+         f"sys.path.insert(0, {str(ROOT)!r}); import simple_cnn; from pipeline import cli; "
+         "print('ready', flush=True); simple_cnn.main(sys.argv[1:])",
+         "--device", "cpu", "--load", trained["weights"], "--serve", "--port", "0"])
     assert readline(proc) == "ready\n"
     proc.send_signal(signal.SIGINT)
     out, err = finish(proc, 60)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+import shutil
 import struct
 import sys
 
@@ -170,11 +172,21 @@ def test_deterministic_turns_on_deterministic_kernels_and_repeats_itself(mnist_d
 
 # ----------------------------------------------------------------------------- seeds
 
-def test_seeds_reports_mean_std_min_and_max(mnist_dir):
+def test_seeds_reports_mean_std_min_and_max_and_records_them_where_help_reads_them(mnist_dir,
+                                                                                tmp_path):
+    own = tmp_path / "measured.json"  # a copy: the project's docs/measured.json stays as it is
+    shutil.copy(ROOT / "docs" / "measured.json", own)
+    env = {**os.environ, "MEASURED_JSON": str(own)}
     result = run_process(
         [sys.executable, "-m", "tools.seeds", "simple_cnn", "--seeds", "3", "--device", "cpu",
-         "--data-dir", str(mnist_dir), "--epochs", "1"], seconds=300, cwd=ROOT)
+         "--data-dir", str(mnist_dir), "--epochs", "1", "--record"], seconds=300, cwd=ROOT,
+        env=env)
     assert result.returncode == 0, result.stderr
+    entry = json.loads(own.read_text())["accuracy"]["simple_cnn"]
+    assert entry["settings"] == "--epochs 1" and entry["seeds"] == 3 and entry["epochs"] == 1
+    shown = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--help"], env=env).stdout
+    assert (f"What a run reaches (real MNIST, --epochs 1, seeds 1-3): {entry['mean']:.2f}% ± "
+            f"{entry['std']:.2f}") in " ".join(shown.split())
     finals = [float(v) for v in re.findall(r"^seed \d: final ([\d.]+)%", result.stdout, re.M)]
     assert len(finals) == 3 and len(set(finals)) > 1  # different seeds, different runs
     mean = sum(finals) / 3

@@ -188,6 +188,26 @@ def test_help_states_every_default_as_a_plain_command_line_resolves_it(capsys):
         assert value == getattr(resolved, name), (name, text)
 
 
+def test_docs_usage_lists_every_flag_with_the_table_s_default():
+    """docs/usage.md's table of flags: every setting's flag, and each default that is a value
+    (a number, a choice) as the settings' table has it."""
+    from pipeline.settings import TABLE, shown
+
+    rows = re.findall(r"^\| (`--[^|]+) \| ([^|]+) \|", (ROOT / "docs" / "usage.md").read_text(),
+                      re.M)
+    documented = {}
+    for flags, cell in rows:
+        names = re.findall(r"--([a-z-]+)", flags)
+        cells = cell.split(",") if len(names) > 1 else [cell]  # `--host H`, `--port P`
+        documented.update(zip(names, cells))
+    for name, (default, flag) in TABLE.items():
+        if not flag.typed:
+            continue
+        cell = documented[name.replace("_", "-")]
+        if flag.shown is None and default is not None and not isinstance(default, bool):
+            assert shown(default, flag) in re.findall(r"[\w./:-]+", cell), (name, cell)
+
+
 @pytest.mark.parametrize("name", ["cuda", "cuda:7", "mps", "tpu", "gpu0"])
 def test_a_device_that_is_not_here_is_a_clear_error(name):
     if name.startswith("cuda") and torch.cuda.device_count() > 7:
@@ -249,7 +269,8 @@ def test_compile_gives_the_same_lines_as_without(mnist_dir, capsys):
 # ----------------------------------------------------------------------------- where an epoch is cut
 
 def test_an_epoch_is_cut_before_each_log_line_and_at_each_test_pass():
-    from pipeline.training import pieces, test_points
+    from pipeline.parts import test_points
+    from pipeline.progress import pieces
 
     assert test_points(10, 2) == {5, 10} and test_points(94, 4) == {24, 47, 70, 94}
     assert pieces(0, 10, 4, frozenset({5, 10})) == [(0, 4), (4, 5), (5, 8), (8, 10)]

@@ -30,8 +30,8 @@ a 280 x 280 drawing (as the page sends it), answered with every layer's output; 
 over 50 requests, inside the server (preparing the picture is not in it; the forward pass
 with its hooks is), end to end over HTTP on this machine, and end to end with where it
 looked (Captum's three attributions for the digit it read, as the page asks); and one POST
-/api/tolerate sweeping the rotation slider across its range (its 37 steps and the setting,
-38 pictures in one batch), end to end. It needs no data.
+/api/tolerate sweeping the rotation slider across its range (each of its steps and the
+setting, in one batch: pipeline/tolerate.py's SLIDERS), end to end. It needs no data.
 
 `--drawing` instead times how fluid the page's pad is in Chromium (Debian's, driven by
 Playwright): each mouse move while a 7 is drawn, median and 90th percentile, with the
@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import io
 import os
 import platform
@@ -425,17 +426,15 @@ def live_epoch(module, settings, device: torch.device, how: str) -> tuple[float,
     seconds (training and the test pass, as the script's s/epoch), the seconds the run spent
     between batches on the page (snapshots, events), and the snapshots the page got.
     `how`: "plain", "served" (--serve, no page open) or "watched" (one page open)."""
-    from pipeline import run, serve
-    from pipeline.training import Training
+    from pipeline import run
 
     torch.manual_seed(settings.seed)
     model = prepare_model(module.Net(), device)
-    server, client = None, None
-    with contextlib.redirect_stdout(io.StringIO()):
-        if how != "plain":
-            server = serve.start(model, module.__name__, "127.0.0.1", 0, training=True)
-        training = Training(module.__name__, model, device, settings, None,
-                            watchers=(server.page.live,) if server else ())
+    client = None
+    with contextlib.redirect_stdout(io.StringIO()):  # the run and its page, as a script's
+        training, server = run.watched(
+            module.__name__, model, device,
+            dataclasses.replace(settings, serve=how != "plain", port=0), None)
     if how == "watched":
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         client = subprocess.Popen([sys.executable, "-c", PAGE_CLIENT, url],

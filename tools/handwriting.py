@@ -214,15 +214,19 @@ def fold(script: str, held_out: str, seeds: list[int], flags: list[str], draw: i
     return got
 
 
-def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str | None) -> None:
+def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str | None,
+          record: bool = False) -> None:
     """Every institution left out in turn; each fold's mean over seeds, then their mean and
-    the worst fold. `keep`: a folder to leave the weights and pictures in."""
+    the worst fold. `keep`: a folder to leave the weights and pictures in; `record`: the
+    figures into docs/measured.json (the README's pen-digits column)."""
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for held_out in pens.SOURCES:
             results[held_out] = fold(script, held_out, seeds, flags, draw, Path(keep or tmp))
     print(f"\n{script}, --recipe handwriting, seeds {seeds[0]}..{seeds[-1]}, one "
           f"institution left out at a time:")
+    figures = {"first_seed": seeds[0], "seeds": len(seeds), "folds": len(results),
+               "drawn_per_fold": draw, "settings": " ".join(["--recipe handwriting", *flags])}
     for what in ("pictures", "drawn"):
         if not results[pens.SOURCES[0]][what]:
             continue
@@ -234,8 +238,13 @@ def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str 
         print(f"{what}: mean of the folds {statistics.mean(per_seed):.1f}% ± {spread:.1f} "
               f"over seeds; worst fold {worst} {means[worst]:.1f}%; "
               + ", ".join(f"{s} {m:.1f}" for s, m in means.items()))
+        figures.update({what: round(statistics.mean(per_seed), 1), f"{what}_std": round(spread, 2),
+                        f"worst_{what}": round(means[worst], 1), "worst": worst})
     print(f"ibm without its broken segments, as pictures: "
           f"{statistics.mean(results['ibm']['whole']):.1f}%")
+    if record:
+        from tools import measured
+        measured.record("pen digits", script, figures)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -255,6 +264,8 @@ def main(argv: list[str] | None = None) -> None:
                         "none (default: 60)")
     p.add_argument("--keep", metavar="DIR",
                    help="folds: leave the weights and pictures here (default: thrown away)")
+    p.add_argument("--record", action="store_true",
+                   help="folds: write the figures to docs/measured.json (default: print them)")
     args, flags = p.parse_known_args(argv)
     if flags and args.what != "folds":
         p.error(f"unrecognized arguments: {' '.join(flags)}")
@@ -262,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{write_pictures(Path(args.args[0]), args.source)} pictures in {args.args[0]}")
     elif args.what == "folds":
         folds(args.args[0].removesuffix(".py"), list(range(1, args.seeds + 1)), flags,
-              args.draw, args.keep)
+              args.draw, args.keep, args.record)
     elif args.what == "read":
         if len(args.args) != 3:
             p.error("read takes SCRIPT WEIGHTS FOLDER")

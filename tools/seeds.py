@@ -3,12 +3,15 @@
     python -m tools.seeds simple_cnn --seeds 5 --data-dir ../shared/data
     python -m tools.seeds inception_cnn --seeds 5 --data-dir ../shared/data --recipe fast
     python -m tools.seeds deep_cnn --seeds 3 --first-seed 11 --data-dir ../shared/data
+    python -m tools.seeds deep_cnn --seeds 3 --data-dir ../shared/data --record
 
 Each seed is a run of the network's own script, with its defaults and the flags given after
 the network, in a fresh process, one after another: seeds 1..N unless --first-seed says
 otherwise. The final test accuracy comes from the run's --metrics file; the time is the
 script's own "Finished" figure (training and test passes, no start-up or data loading).
 A difference between two networks smaller than their spread over seeds is a seed's luck.
+--record writes the figures to docs/measured.json, the one place the README's table and the
+script's --help take them from (with the machine, torch's version, the date and the commit).
 A run of the lecture's Inception network takes about 4 minutes on 2 CPU cores: five seeds,
 twenty minutes.
 """
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="how many seeds, one run each (default: 5)")
     p.add_argument("--first-seed", type=int, default=1, metavar="S",
                    help="the first seed; the others follow it (default: 1)")
+    p.add_argument("--record", action="store_true",
+                   help="write the figures to docs/measured.json (default: print them only)")
     args, flags = p.parse_known_args(argv)
     if args.seeds < 1:
         p.error("--seeds must be at least 1")
@@ -82,6 +87,26 @@ def main(argv: list[str] | None = None) -> None:
         mean, std, low, high = spread([r[key] for r in runs])
         print(f"{what}: {mean:.2f}{unit} ± {std:.2f}{unit} (min {low:.2f}{unit}, "
               f"max {high:.2f}{unit}, {len(runs)} seeds)")
+    if args.record:
+        record(args.network, runs, args.first_seed, flags)
+
+
+def record(network: str, runs: list[dict[str, float]], first_seed: int, flags: list[str]) -> None:
+    """The figures, into docs/measured.json: the network's row of the README's table."""
+    from tools import measured
+
+    mean, std, low, high = spread([r["final"] for r in runs])
+    seconds = [r["seconds"] for r in runs]
+    typed, skip = [], False  # the flags that change what is trained, not where
+    for flag in flags:
+        if not skip and not flag.startswith(("--data-dir", "--device")):
+            typed.append(flag)
+        skip = flag in ("--data-dir", "--device")
+    settings = " ".join(typed) if typed else "its defaults"
+    measured.record("accuracy", network, {
+        "mean": round(mean, 2), "std": round(std, 2), "min": low, "max": high,
+        "first_seed": first_seed, "seeds": len(runs), "epochs": runs[0]["epochs"],
+        "seconds": [round(min(seconds)), round(max(seconds))], "settings": settings})
 
 
 if __name__ == "__main__":

@@ -3,108 +3,120 @@
 // Panels are made once and repainted in place; they are made again only when their number
 // (or, for the layers, their names and shapes) changes.
 
-import { $, api } from "./api.js";
 import { GREYS, numberTable, overlay, paintGrid, range, strip } from "./draw.js";
 
-let pending = null;  // the latest answer not drawn yet (at most one redraw per frame)
-let shownInput = null;  // the prepared 28 x 28 drawn last, under the attribution maps
-let digitClicked = () => {};  // what a click on a digit's bar does (app.js says)
+export function initAnswer(page) {
+  // pending: the latest answer not drawn yet (at most one redraw per frame); shownInput: the
+  // prepared 28 x 28 drawn last, under the attribution maps; made: each box's key, once made
+  const view = { page, $: page.$, pending: null, shownInput: null, made: new Map() };
+  page.on.show = (answer) => showSoon(view, answer);
+  page.on.clear = () => clearAnswer(view);
+  view.$("zoom-close").addEventListener("click", () => { view.$("zoom").hidden = true; });
+}
 
-export function onDigitClicked(handler) { digitClicked = handler; }
-
-export function showSoon(answer) {  // at most one redraw per frame, of the latest answer
-  if (pending === null) {
+function showSoon(view, answer) {  // at most one redraw per frame, of the latest answer
+  if (view.pending === null) {
     requestAnimationFrame(() => {
       const started = performance.now();
-      if (pending !== null) show(pending);
-      pending = null;
-      const times = $("timing").dataset;  // each answer's drawing time, for the tests
+      if (view.pending !== null) show(view, view.pending);
+      view.pending = null;
+      const times = view.$("timing").dataset;  // each answer's drawing time, for the tests
       times.drawnMs = [times.drawnMs, (performance.now() - started).toFixed(1)].filter(Boolean).join(" ");
     });
   }
-  pending = answer;
+  view.pending = answer;
 }
 
-export function clearAnswer() {
-  pending = null;
-  shownInput = null;
+function clearAnswer(view) {
+  const $ = view.$;
+  view.pending = null;
+  view.shownInput = null;
   $("digit").textContent = "–";
   $("confidence").textContent = "";
-  for (const id of ["layers", "steps", "attribution", "sweeps", "bars"]) $(id).replaceChildren();
+  for (const id of ["layers", "steps", "attribution", "sweeps", "bars"]) {
+    $(id).replaceChildren();
+    view.made.delete(id);
+  }
   delete $("timing").dataset.drawnMs;
 }
 
-function show(answer) {  // repainted in place: the elements are made again only when their number changes
+function show(view, answer) {  // repainted in place: made again only when their number changes
+  const $ = view.$;
   $("digit").textContent = answer.digit;
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);
-  made($("steps"), "", answer.steps, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
-  made($("bars"), "", answer.probabilities, bar).forEach((row, d) => fillBar(row, answer.probabilities[d], answer.digit));
-  shownInput = answer.input;
-  if (answer.attribution) showAttribution(answer.attribution);
-  showLayers(answer);
+  made(view, "steps", "", answer.steps, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
+  made(view, "bars", "", answer.probabilities, (_, d) => bar(view, d))
+    .forEach((row, d) => fillBar(row, d, answer.probabilities[d], answer.digit));
+  view.shownInput = answer.input;
+  if (answer.attribution) showAttribution(view, answer.attribution);
+  showLayers(view, answer);
 }
 
-function made(box, key, items, make) {  // box's children, made anew only when their number or key changes
-  if (box.children.length !== items.length || box.dataset.made !== key) {
+function made(view, id, key, items, make) {  // box id's children, made anew when their number or key changes
+  const box = view.$(id), kept = view.made.get(id);
+  if (!kept || kept.count !== items.length || kept.key !== key) {
     box.replaceChildren(...items.map(make));
-    box.dataset.made = key;
+    view.made.set(id, { key, count: items.length, children: [...box.children] });
   }
-  return [...box.children];
+  return view.made.get(id).children;
 }
 
-function bar(_, d) {
+function bar(view, d) {
   const row = document.createElement("div");
   row.className = "bar";
-  row.dataset.digit = d;
+  row.dataset.digit = d;  // for the page's tests
   row.innerHTML = '<span class="label"></span><span class="fill"></span><span class="value"></span>';
-  row.addEventListener("click", () => digitClicked(d));
+  row.addEventListener("click", () => attributeTo(view, d));
   return row;
 }
 
-function fillBar(row, p, best) {
-  const d = Number(row.dataset.digit), [label, fill, value] = row.children;
+function fillBar(row, d, p, best) {
+  const [label, fill, value] = row.children;
   row.classList.toggle("best", d === best);
   label.textContent = d;
   fill.style.width = `${(100 * p).toFixed(1)}%`;
   value.textContent = `${(100 * p).toFixed(1)}%`;
 }
 
-function showLayers(answer) {  // a panel per layer, made once per network, repainted after
+function showLayers(view, answer) {  // a panel per layer, made once per network, repainted after
   const shown = [];
   answer.layers.forEach((layer, index) => {
     if (index === answer.flatten.before) shown.push(answer.flatten);
     shown.push(layer);
   });
   const key = shown.map((l) => l.name ? `${l.name} ${l.shape} ${l.maps ? l.maps.length : ""}` : "flatten").join();
-  made($("layers"), key, shown, (l) => l.name ? layerPanel(l) : flattenPanel())
-    .forEach((panel, i) => shown[i].name ? fillLayer(panel, shown[i]) : fillFlatten(panel, shown[i]));
+  made(view, "layers", key, shown, (l) => l.name ? layerPanel(l) : flattenPanel())
+    .forEach((panel, i) => shown[i].name ? fillLayer(view, panel, shown[i]) : fillFlatten(panel, shown[i]));
 }
 
 // ---------------------------------------------------------------- where it looked (Captum)
 
 const METHOD_NAMES = { saliency: "saliency", integrated_gradients: "Integrated Gradients", occlusion: "occlusion (4 x 4)" };
 
-export async function attributeTo(picture, digit) {
-  if (!picture) return;
+async function attributeTo(view, digit) {  // a bar clicked: where it looked for that digit
+  const page = view.page;
+  if (!page.picture) return;
   try {
-    showAttribution(await api("/api/attribute", { image: picture, target: digit }));
-    $("attribution-error").textContent = "";
+    showAttribution(view, await page.ask("/api/attribute", { image: page.picture, target: digit }));
+    view.$("attribution-error").textContent = "";
   } catch (error) {
-    $("attribution-error").textContent = error.message;
+    view.$("attribution-error").textContent = error.message;
   }
 }
 
-function showAttribution(attribution) {
+function showAttribution(view, attribution) {
+  const $ = view.$;
   $("attribution-title").textContent = `Where it looked for a ${attribution.target}`;
-  for (const row of $("bars").children) row.classList.toggle("chosen", Number(row.dataset.digit) === attribution.target);
+  const rows = view.made.get("bars")?.children || [];
+  rows.forEach((row, d) => row.classList.toggle("chosen", d === attribution.target));
   const cells = Object.entries(attribution.methods).map(([method, found]) => {
     const cell = document.createElement("figure");
     const canvas = document.createElement("canvas");
     canvas.dataset.method = method;
-    overlay(canvas, shownInput, found.map);
+    overlay(canvas, view.shownInput, found.map);
     const caption = document.createElement("figcaption");
     caption.textContent = `${METHOD_NAMES[method] || method}, ${found.milliseconds} ms`;
     cell.append(canvas, caption);
@@ -168,14 +180,14 @@ function layerPanel(layer) {
   return box;
 }
 
-function fillLayer(box, layer) {
+function fillLayer(view, box, layer) {
   box.firstChild.textContent = `${layer.name}: ${layer.shape.join(" x ")}`;
   if (!layer.maps) return strip(box.querySelector("canvas"), layer.values);
   [...box.lastChild.children].forEach((canvas, i) => {
     const map = layer.maps[i], [low, high] = range(map.values);
     canvas.title = `channel ${map.channel}`;
     paintGrid(canvas, map.values, low, high);
-    if (layer.filters) canvas.onclick = () => zoom(layer, map);
+    if (layer.filters) canvas.onclick = () => zoom(view.$, layer, map);
   });
 }
 
@@ -194,7 +206,7 @@ function fillFlatten(box, flatten) {  // the lecture's lesson: where the maps be
     `numbers, the classifier's input: its Linear must take exactly ${flatten.size}.`;
 }
 
-function zoom(layer, map) {
+function zoom($, layer, map) {
   $("zoom").hidden = false;
   $("zoom-title").textContent = `${layer.name}, channel ${map.channel}: ${map.values.length} x ${map.values[0].length}`;
   const [low, high] = range(map.values);
@@ -216,4 +228,3 @@ function zoom(layer, map) {
   $("zoom-filters").replaceChildren(...kernels);
 }
 
-$("zoom-close").addEventListener("click", () => { $("zoom").hidden = true; });

@@ -1,6 +1,7 @@
 // The page: a learner draws a digit and watches the network read it. It only draws: every
-// number comes from the server's PyTorch (pipeline/serve.py). One module per feature:
-//   api.js       requests, and "the latest request wins"
+// number comes from PyTorch on the server (pipeline/serve.py). One module per feature, each
+// started by its init with the one page state (api.js), doing nothing when imported:
+//   api.js       where answers come from, the page's state, "the latest request wins"
 //   draw.js      grids of numbers on canvases
 //   pad.js       the drawing pad, sent as it changes
 //   answer.js    what the network sees: the prediction, the steps, the layers, where it looked
@@ -8,20 +9,21 @@
 //   slides.js    the slides' pooling and convolution, step by step
 //   live.js      the run while it trains
 
-import { $, api } from "./api.js";
-import { attributeTo, onDigitClicked } from "./answer.js";
-import { lastPicture, readAgain, replayPenDigit, startPad } from "./pad.js";
-import { training, watch } from "./live.js";
-import { startSlides } from "./slides.js";
-import { askTolerance, buildSliders } from "./tolerate.js";
+import { pageState, serverAsk, serverListen } from "./api.js";
+import { initAnswer } from "./answer.js";
+import { initLive } from "./live.js";
+import { initPad } from "./pad.js";
+import { initSlides } from "./slides.js";
+import { initTolerate } from "./tolerate.js";
 
-async function loadInfo() {
+async function describe(page, sliders) {  // the network, from /api/info
+  const $ = page.$;
   try {
-    const info = await api("/api/info");
+    const info = await page.ask("/api/info");
     const trained = info.live === "training" ? "training now; " : "";
     const beside = info.compare ? `; beside it on the page: ${info.compare}` : "";
     $("network").textContent = `${info.network}.py: ${trained}${info.parameters.toLocaleString("en")} parameters, layers ${info.layers.join(", ")}; classifier ${info.classifier}${beside}`;
-    if (!$("sliders").children.length) buildSliders(info.sliders, lastPicture);
+    sliders.build(info.sliders);
     const pens = info.pen_digits && info.pen_digits !== "none";  // null: the file does not say
     $("misread-hint").hidden = pens;
     $("pens-hint").hidden = !pens;
@@ -33,10 +35,11 @@ async function loadInfo() {
   }
 }
 
-onDigitClicked((digit) => attributeTo(lastPicture(), digit));
-startPad({ training, strokeEnded: askTolerance });
-replayPenDigit();
-loadInfo().then((info) => {
-  if (info.live) watch({ snapshot: readAgain, ended: () => { loadInfo(); readAgain(); } });
-});
-startSlides();
+const page = pageState(document, serverAsk, serverListen);
+initAnswer(page);
+const sliders = initTolerate(page);
+const pad = initPad(page);
+page.on.info = () => describe(page, sliders);
+pad.replayPenDigit();
+describe(page, sliders).then((info) => { if (info.live) initLive(page); });
+initSlides(page);

@@ -3,87 +3,82 @@
 // snapshots of the filters and mistakes taken between batches, and the run's end or the line
 // it stopped on.
 
-import { $, api } from "./api.js";
 import { diverging } from "./draw.js";
 
-const run = { epochs: 1, from: 0, lr: null, losses: [], tests: [], source: null, over: false, chartQueued: false };
-let snapshot = () => {};  // a new snapshot reads the drawing again
-let ended = () => {};  // the page becomes the trained network's
-
-export const training = () => run.source !== null && !run.over;
-
-export function watch(options) {
-  ({ snapshot, ended } = options);
+export function initLive(page) {
+  const $ = page.$;
+  const run = { page, $, epochs: 1, from: 0, lr: null, losses: [], tests: [], over: false, chartQueued: false };
+  page.training = true;
   $("live-panel").hidden = false;
-  run.source = new EventSource("/api/live");
-  run.source.onmessage = (message) => onEvent(JSON.parse(message.data));
-  run.source.onerror = () => {
+  run.close = page.listen("/api/live", (e) => onEvent(run, e), () => {
     if (!run.over) $("live-line").textContent = "the server does not answer; trying again…";
-  };
+  });
+  $("pause").addEventListener("click", () => ask(run, "pause", "pausing at the next cut between two batches…"));
+  $("continue").addEventListener("click", () => ask(run, "continue", "continuing…"));
+  $("save-now").addEventListener("click", () => ask(run, "save", "saving at the next cut between two batches…"));
 }
 
-function onEvent(e) {
+function onEvent(run, e) {
+  const $ = run.$;
   if (e.type === "start") {
     Object.assign(run, { epochs: e.epochs, from: e.from, lr: e.lr });
     $("pause").disabled = e.torchrun;
     $("save-now").disabled = e.torchrun || !e.checkpoint;
     $("save-now").title = e.checkpoint ? `writes ${e.checkpoint}` : "start the run with --checkpoint FILE to save from here";
-    setState("training");
+    setState(run, "training");
   } else if (e.type === "loss") {
     run.losses.push([e.x, e.loss]);
     run.lr = e.lr;
   } else if (e.type === "test") {
     run.tests.push([e.x, e.accuracy]);
   } else if (e.type === "snapshot") {
-    showFilters(e.filters, e.x);
-    showMistakes(e.mistakes);  // as the latest test pass (or the start) found them
-    snapshot();  // the drawing, read by the new snapshot
+    showFilters($, e.filters, e.x);
+    showMistakes($, e.mistakes);  // as the latest test pass (or the start) found them
+    run.page.on.readAgain();  // the drawing, read by the new snapshot
   } else if (e.type === "paused" || e.type === "continued") {
-    setState(e.type === "paused" ? "paused" : "training");
+    setState(run, e.type === "paused" ? "paused" : "training");
     $("live-line").textContent = e.line;
   } else if (e.type === "saved") {
     $("live-line").textContent = e.line;
   } else if (e.type === "end" || e.type === "stopped") {
-    over(e);
+    over(run, e);
   }
   if (!run.chartQueued) {
     run.chartQueued = true;
-    requestAnimationFrame(() => { run.chartQueued = false; drawChart(); });
+    requestAnimationFrame(() => { run.chartQueued = false; drawChart(run); });
   }
 }
 
-function setState(state) {
-  $("live-state").textContent = state;
-  $("pause").hidden = state !== "training";
-  $("continue").hidden = state !== "paused";
+function setState(run, state) {
+  run.$("live-state").textContent = state;
+  run.$("pause").hidden = state !== "training";
+  run.$("continue").hidden = state !== "paused";
 }
 
-function over(e) {  // the run has ended (the page becomes the trained network's) or stopped
+function over(run, e) {  // the run has ended (the page becomes the trained network's) or stopped
   run.over = true;
-  run.source.close();
-  setState(e.type === "end" ? "trained" : "stopped");
-  $("live-line").textContent = e.line;
-  for (const id of ["pause", "continue", "save-now"]) $(id).hidden = true;
-  if (e.type === "end") {
-    ended();
+  run.page.training = false;
+  run.close();
+  setState(run, e.type === "end" ? "trained" : "stopped");
+  run.$("live-line").textContent = e.line;
+  for (const id of ["pause", "continue", "save-now"]) run.$(id).hidden = true;
+  if (e.type === "end") {  // the trained network's page: described and read again
+    run.page.on.info();
+    run.page.on.readAgain();
   }
 }
 
-async function ask(what, doing) {
+async function ask(run, what, doing) {  // said before it is sent: the run's event may come first
+  run.$("live-line").textContent = doing;
   try {
-    await api(`/api/${what}`, {});
-    $("live-line").textContent = doing;
+    await run.page.ask(`/api/${what}`, {});
   } catch (error) {
-    $("live-line").textContent = error.message;
+    run.$("live-line").textContent = error.message;
   }
 }
 
-$("pause").addEventListener("click", () => ask("pause", "pausing at the next cut between two batches…"));
-$("continue").addEventListener("click", () => ask("continue", "continuing…"));
-$("save-now").addEventListener("click", () => ask("save", "saving at the next cut between two batches…"));
-
-function drawChart() {
-  const canvas = $("chart"), ctx = canvas.getContext("2d");
+function drawChart(run) {
+  const $ = run.$, canvas = $("chart"), ctx = canvas.getContext("2d");
   const [w, h] = [canvas.width, canvas.height], [left, right, top, bottom] = [48, 48, 12, 30];
   ctx.clearRect(0, 0, w, h);
   const x0 = run.from, x1 = Math.max(run.epochs, x0 + 1e-9);
@@ -126,7 +121,7 @@ function line(ctx, points, colour, dots) {
   if (dots) for (const [x, y] of points) ctx.fillRect(x - 2.5, y - 2.5, 5, 5);
 }
 
-function showFilters(filters, at) {
+function showFilters($, filters, at) {
   $("filters-title").textContent = `${filters.name}'s filters at epoch ${at}: ${filters.values.length} of ${filters.shape[0]}, ${filters.shape[2]} x ${filters.shape[3]}`;
   const cells = filters.values.map((kernel, c) => {
     const canvas = document.createElement("canvas");
@@ -144,7 +139,7 @@ function showFilters(filters, at) {
   $("filters").replaceChildren(...cells);
 }
 
-function showMistakes(mistakes) {
+function showMistakes($, mistakes) {
   $("mistakes-title").textContent = `Test digits it reads wrong at epoch ${mistakes.x}: ${mistakes.wrong} of the first ${mistakes.searched}` +
     (mistakes.digits.length ? `; the first ${mistakes.digits.length}` : "");
   const cells = mistakes.digits.map((d) => {

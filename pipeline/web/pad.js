@@ -1,96 +1,131 @@
-// The pad: the learner's drawing (or a dropped picture), sent to /api/predict.
+// The pad: the learner's drawing (or a dropped picture), sent to be read (/api/predict).
 //
 // The pointer handlers only draw ink and note that the picture changed: the picture is
 // encoded when it is sent (the latest request wins), and an answer is drawn at the next frame.
-// While a stroke is being drawn the server is asked for the prediction and its layers only;
-// where it looked and what it tolerates follow when the stroke ends.
+// While a stroke is being drawn only the prediction and its layers are asked; where it looked
+// and what it tolerates follow when the stroke ends.
 
-import { $, api, latest } from "./api.js";
-import { clearAnswer, showSoon } from "./answer.js";
+import { latest } from "./api.js";
 
-const pad = $("pad");
-const ink = pad.getContext("2d");
-let drawing = false, hasPicture = false, dropped = null;
-let sent = null;  // the picture last sent
-let training = () => false;  // while it trains, where it looked is asked by a bar's click
-let strokeEnded = () => {};  // what follows a stroke's answer (what it tolerates)
-
-export const lastPicture = () => sent;
-
-function clearPad() {
-  ink.fillStyle = "white";
-  ink.fillRect(0, 0, pad.width, pad.height);
-}
-
-function point(event) {
-  const box = pad.getBoundingClientRect();
-  return [(event.clientX - box.left) * pad.width / box.width,
-          (event.clientY - box.top) * pad.height / box.height];
-}
-
-const send = latest(async () => {
-  if (!hasPicture) return;
-  try {
-    const image = dropped || pad.toDataURL("image/png");
-    const whole = !drawing;  // the stroke has ended: where it looked and what it tolerates too
-    const answer = await api("/api/predict", { image, attribution: whole && !training() });
-    if (!hasPicture) return;  // cleared meanwhile
-    showSoon(answer);
-    sent = image;
-    for (const id of ["attribution", "sweeps"]) $(id).classList.toggle("stale", !whole);
-    if (whole) strokeEnded();
-    $("status").textContent = "";
-  } catch (error) {
-    $("status").textContent = error.message;
+export function initPad(page) {
+  const $ = page.$, canvas = $("pad"), ink = canvas.getContext("2d");
+  // noted: the pad holds a note under it (a person's pen digit, replayed) until a stroke
+  const pad = { page, canvas, ink, drawing: false, hasPicture: false, dropped: null, noted: false };
+  pad.send = latest(() => send(pad));
+  page.on.readAgain = () => { if (pad.hasPicture) pad.send(); };  // a new snapshot, or trained
+  clear(pad);
+  ink.strokeStyle = "black";
+  ink.lineWidth = 18;
+  ink.lineCap = ink.lineJoin = "round";
+  canvas.addEventListener("pointerdown", (event) => {
+    if (pad.noted) {  // the learner's own now
+      pad.noted = false;
+      $("pad-note").textContent = "";
+      clear(pad);
+    }
+    startStroke(pad, event);
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!pad.drawing) return;
+    ink.lineTo(...point(canvas, event));
+    ink.stroke();
+    changed(pad);
+  });
+  for (const end of ["pointerup", "pointercancel", "pointerleave"]) {
+    canvas.addEventListener(end, () => { if (pad.drawing) { pad.drawing = false; changed(pad); } });
   }
-});
-
-function changed() {
-  hasPicture = true;
-  send();
+  $("clear").addEventListener("click", () => forget(pad));
+  canvas.addEventListener("dragover", (event) => event.preventDefault());
+  canvas.addEventListener("drop", (event) => drop(pad, event));
+  return { replayPenDigit: () => replayPenDigit(pad) };
 }
 
-// The drawing read again (by a new snapshot of a network that trains, or the trained one).
-export function readAgain() {
-  if (hasPicture) send();
+function clear(pad) {
+  pad.ink.fillStyle = "white";
+  pad.ink.fillRect(0, 0, pad.canvas.width, pad.canvas.height);
 }
 
-function startStroke(event) {
-  drawing = true;
-  dropped = null;
-  pad.setPointerCapture(event.pointerId);
-  const [x, y] = point(event);
-  ink.beginPath();
-  ink.moveTo(x, y);
-  ink.lineTo(x + 0.1, y + 0.1);
-  ink.stroke();
-  changed();
+function forget(pad) {  // Clear: no picture, no answer
+  const page = pad.page;
+  pad.noted = false;
+  page.$("pad-note").textContent = "";
+  clear(pad);
+  pad.hasPicture = false;
+  pad.dropped = null;
+  page.picture = null;
+  page.on.clear();
+  page.$("status").textContent = "";
 }
 
-function drop(event) {  // a picture file dropped on the pad is read as a drawing is
+function point(canvas, event) {
+  const box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) * canvas.width / box.width,
+          (event.clientY - box.top) * canvas.height / box.height];
+}
+
+async function send(pad) {
+  const page = pad.page;
+  if (!pad.hasPicture) return;
+  try {
+    const image = pad.dropped || pad.canvas.toDataURL("image/png");
+    const whole = !pad.drawing;  // the stroke has ended: where it looked and what it tolerates too
+    const answer = await page.ask("/api/predict", { image, attribution: whole && !page.training });
+    if (!pad.hasPicture) return;  // cleared meanwhile
+    page.on.show(answer);
+    page.picture = image;
+    for (const id of ["attribution", "sweeps"]) page.$(id).classList.toggle("stale", !whole);
+    if (whole) page.on.strokeEnded();
+    page.$("status").textContent = "";
+  } catch (error) {
+    page.$("status").textContent = error.message;
+  }
+}
+
+function changed(pad) {
+  pad.hasPicture = true;
+  pad.send();
+}
+
+function startStroke(pad, event) {
+  pad.drawing = true;
+  pad.dropped = null;
+  pad.canvas.setPointerCapture(event.pointerId);
+  const [x, y] = point(pad.canvas, event);
+  pad.ink.beginPath();
+  pad.ink.moveTo(x, y);
+  pad.ink.lineTo(x + 0.1, y + 0.1);
+  pad.ink.stroke();
+  changed(pad);
+}
+
+function drop(pad, event) {  // a picture file dropped on the pad is read as a drawing is
   event.preventDefault();
   const file = event.dataTransfer.files[0];
   if (!file) return;
   const reader = new FileReader();
   reader.onload = () => {
-    dropped = reader.result;
-    hasPicture = true;
-    $("status").textContent = `${file.name}`;
+    pad.dropped = reader.result;
+    pad.hasPicture = true;
+    pad.page.$("status").textContent = `${file.name}`;
     const picture = new Image();
-    picture.onload = () => { clearPad(); ink.drawImage(picture, 0, 0, pad.width, pad.height); };
+    picture.onload = () => {
+      clear(pad);
+      pad.ink.drawImage(picture, 0, 0, pad.canvas.width, pad.canvas.height);
+    };
     picture.src = reader.result;
-    send();
+    pad.send();
   };
   reader.readAsDataURL(file);
 }
 
 // A person's pen digit replayed on the pad as the page opens, so that every panel shows what
 // it is for before the learner draws: the same pen, the same requests as a drawing.
-export async function replayPenDigit() {
+async function replayPenDigit(pad) {
+  const page = pad.page, ink = pad.ink;
   try {
-    const digit = await api("/api/pen");
-    if (hasPicture) return;  // the learner was quicker
-    clearPad();
+    const digit = await page.ask("/api/pen");
+    if (pad.hasPicture) return;  // the learner was quicker
+    clear(pad);
     for (const stroke of digit.strokes) {
       ink.beginPath();
       ink.moveTo(...stroke[0]);
@@ -98,43 +133,12 @@ export async function replayPenDigit() {
       ink.lineTo(stroke[stroke.length - 1][0] + 0.1, stroke[stroke.length - 1][1] + 0.1);
       ink.stroke();
     }
-    $("pad-note").textContent = `A ${digit.label} written with a pen by a person at UNIPEN's ` +
-      `"${digit.source}" (not MNIST's writers). Clear it and draw your own.`;
-    changed();
+    pad.noted = true;
+    page.$("pad-note").textContent = `A ${digit.label} written with a pen by a person at ` +
+      `UNIPEN's "${digit.source}" (not MNIST's writers). Clear it and draw your own.`;
+    changed(pad);
   } catch (error) {
-    $("pad-note").textContent = "Draw a digit on the pad.";
+    pad.noted = true;
+    page.$("pad-note").textContent = "Draw a digit on the pad.";
   }
-}
-
-export function startPad(options) {
-  ({ training, strokeEnded } = options);
-  clearPad();
-  ink.strokeStyle = "black";
-  ink.lineWidth = 18;
-  ink.lineCap = ink.lineJoin = "round";
-  pad.addEventListener("pointerdown", (event) => {
-    if ($("pad-note").textContent) { $("pad-note").textContent = ""; clearPad(); }  // your own now
-    startStroke(event);
-  });
-  pad.addEventListener("pointermove", (event) => {
-    if (!drawing) return;
-    const [x, y] = point(event);
-    ink.lineTo(x, y);
-    ink.stroke();
-    changed();
-  });
-  for (const end of ["pointerup", "pointercancel", "pointerleave"]) {
-    pad.addEventListener(end, () => { if (drawing) { drawing = false; changed(); } });
-  }
-  $("clear").addEventListener("click", () => {
-    $("pad-note").textContent = "";
-    clearPad();
-    hasPicture = false;
-    dropped = null;
-    sent = null;
-    clearAnswer();
-    $("status").textContent = "";
-  });
-  pad.addEventListener("dragover", (event) => event.preventDefault());
-  pad.addEventListener("drop", drop);
 }

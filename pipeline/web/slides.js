@@ -1,50 +1,69 @@
 // Pooling and convolution in action: the slides' worked examples, computed by PyTorch on the
 // server (/api/slide), stepped through one output cell at a time.
 
-import { $, api } from "./api.js";
-
-let examples = [], slide = null, shown = 0, timer = null;
-
-async function loadExamples() {
-  examples = await api("/api/examples");
-  $("example").replaceChildren(...examples.map((e, i) => new Option(e.title, i)));
-  pick(0);
+export function initSlides(page) {
+  const $ = page.$;
+  // examples: the slides'; slide: the computed one shown; shown: its output cells shown so far
+  const slides = { page, $, examples: [], slide: null, shown: 0, timer: null };
+  $("step").addEventListener("click", () => { stop(slides); step(slides); });
+  $("play").addEventListener("click", () => {
+    if (slides.timer) { stop(slides); return; }
+    if (slides.slide && slides.shown >= slides.slide.windows.length) slides.shown = 0;
+    $("play").textContent = "Pause";
+    slides.timer = setInterval(() => step(slides), 600);
+  });
+  $("reset").addEventListener("click", () => {
+    stop(slides);
+    slides.shown = 0;
+    if (slides.slide) drawSlide(slides);
+  });
+  $("example").addEventListener("change", () => pick(slides, Number($("example").value)));
+  for (const id of ["op", "kernel", "stride", "padding"]) $(id).addEventListener("change", () => compute(slides));
+  return loadExamples(slides);
 }
 
-function pick(index) {
-  const e = examples[index];
+async function loadExamples(slides) {
+  slides.examples = await slides.page.ask("/api/examples");
+  slides.$("example").replaceChildren(...slides.examples.map((e, i) => new Option(e.title, i)));
+  pick(slides, 0);
+}
+
+function pick(slides, index) {  // an example's own settings into the controls
+  const e = slides.examples[index], $ = slides.$;
   $("op").value = e.op;
   $("kernel").value = e.kernel;
   $("stride").value = e.stride;
   $("padding").value = String(e.padding);
-  compute();
+  compute(slides);
 }
 
-async function compute() {
-  stop();
-  const e = examples[Number($("example").value)];
+async function compute(slides) {  // the controls as the learner set them, computed by PyTorch
+  const $ = slides.$;
+  stop(slides);
+  const e = slides.examples[Number($("example").value)];
   const padding = $("padding").value === "same" ? "same" : Number($("padding").value);
   try {
-    slide = await api("/api/slide", {
+    slides.slide = await slides.page.ask("/api/slide", {
       op: $("op").value, input: e.input, kernel: Number($("kernel").value),
       stride: Number($("stride").value), padding,
     });
     $("slide-error").textContent = "";
   } catch (error) {
-    slide = null;
+    slides.slide = null;
     $("slide-error").textContent = error.message;
     $("slide-input").replaceChildren();
     $("slide-output").replaceChildren();
     $("formula").textContent = "";
     return;
   }
-  shown = 0;
-  $("formula").textContent = `output size: ${slide.formula}`;
-  drawSlide();
+  slides.shown = 0;
+  $("formula").textContent = `output size: ${slides.slide.formula}`;
+  drawSlide(slides);
 }
 
-function drawSlide() {
-  const input = $("slide-input");
+function drawSlide(slides) {
+  const { slide, shown } = slides;
+  const input = slides.$("slide-input");
   input.replaceChildren();
   const [top, left, bottom, right] = slide.pad;
   const current = shown > 0 ? slide.windows[shown - 1] : null;
@@ -58,7 +77,7 @@ function drawSlide() {
       if (current && i >= current[0] && i < current[2] && j >= current[1] && j < current[3]) td.classList.add("window");
     });
   });
-  const output = $("slide-output");
+  const output = slides.$("slide-output");
   output.replaceChildren();
   const width = slide.output[0].length;
   slide.output.forEach((row, i) => {
@@ -76,27 +95,17 @@ function formatNumber(v) {
   return Number.isInteger(v) ? String(v) : v.toFixed(2);
 }
 
-function step() {
-  if (!slide) return;
-  if (shown >= slide.windows.length) { stop(); return; }
-  shown += 1;
-  drawSlide();
+function step(slides) {
+  if (!slides.slide) return;
+  if (slides.shown >= slides.slide.windows.length) { stop(slides); return; }
+  slides.shown += 1;
+  drawSlide(slides);
 }
 
-function stop() {
-  if (timer) { clearInterval(timer); timer = null; $("play").textContent = "Play"; }
-}
-
-export function startSlides() {
-  $("step").addEventListener("click", () => { stop(); step(); });
-  $("play").addEventListener("click", () => {
-    if (timer) { stop(); return; }
-    if (slide && shown >= slide.windows.length) { shown = 0; }
-    $("play").textContent = "Pause";
-    timer = setInterval(step, 600);
-  });
-  $("reset").addEventListener("click", () => { stop(); shown = 0; if (slide) drawSlide(); });
-  $("example").addEventListener("change", () => pick(Number($("example").value)));
-  for (const id of ["op", "kernel", "stride", "padding"]) $(id).addEventListener("change", compute);
-  return loadExamples();
+function stop(slides) {
+  if (slides.timer) {
+    clearInterval(slides.timer);
+    slides.timer = null;
+    slides.$("play").textContent = "Play";
+  }
 }

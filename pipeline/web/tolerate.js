@@ -2,63 +2,69 @@
 // server; the ten probabilities as the slider moved last sweeps its range (the latest setting
 // wins: one request at a time).
 
-import { $, api, latest } from "./api.js";
+import { latest } from "./api.js";
 import { paintGrid } from "./draw.js";
 
-let sweep = "rotate";  // the slider moved last
-const units = {};  // each slider's unit, from /api/info
-let picture = () => null;  // the picture the pad sent last
 const TEN = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
              "#7f7f7f", "#bcbd22", "#17becf"];  // one colour per digit
 
-export function buildSliders(sliders, sent) {
-  picture = sent;
-  const rows = sliders.map((s) => {
+export function initTolerate(page) {
+  // values: each slider's, by name; sweep: the slider moved last; units: each one's
+  const sliders = { page, $: page.$, values: {}, rests: {}, units: {}, sweep: "rotate" };
+  sliders.ask = latest(() => askTolerance(sliders));
+  page.on.strokeEnded = sliders.ask;
+  sliders.$("rest").addEventListener("click", () => {
+    for (const [name, rest] of Object.entries(sliders.rests)) {
+      const input = sliders.$(`slider-${name}`);
+      input.value = rest;
+      input.dispatchEvent(new Event("input"));
+    }
+  });
+  return { build: (list) => build(sliders, list) };
+}
+
+function build(sliders, list) {  // the sliders /api/info lists, made once
+  if (Object.keys(sliders.rests).length) return;
+  const rows = list.map((s) => {
     const label = document.createElement("label");
     const input = Object.assign(document.createElement("input"),
       { type: "range", min: s.low, max: s.high, step: s.step, value: s.rest, id: `slider-${s.name}` });
     input.dataset.slider = s.name;
-    input.dataset.rest = s.rest;
     const shown = document.createElement("output");
-    units[s.name] = s.unit;
+    sliders.units[s.name] = s.unit;
+    sliders.rests[s.name] = s.rest;
+    sliders.values[s.name] = Number(s.rest);
     const say = () => { shown.textContent = `${Number(input.value)}${s.unit}`; };
-    input.addEventListener("input", () => { sweep = s.name; say(); askTolerance(); });
+    input.addEventListener("input", () => {
+      sliders.values[s.name] = Number(input.value);
+      sliders.sweep = s.name;
+      say();
+      sliders.ask();
+    });
     say();
     label.append(s.label, input, shown);
     return label;
   });
-  $("sliders").replaceChildren(...rows);
+  sliders.$("sliders").replaceChildren(...rows);
 }
 
-$("rest").addEventListener("click", () => {
-  for (const input of $("sliders").querySelectorAll("input")) {
-    input.value = input.dataset.rest;
-    input.dispatchEvent(new Event("input"));
-  }
-});
-
-function sliderValues() {
-  const values = {};
-  for (const input of $("sliders").querySelectorAll("input")) values[input.dataset.slider] = Number(input.value);
-  return values;
-}
-
-export const askTolerance = latest(async () => {
-  const image = picture();
+async function askTolerance(sliders) {
+  const page = sliders.page, image = page.picture;
   if (!image) return;
   try {
-    const answer = await api("/api/tolerate", { image, sliders: sliderValues(), sweep });
-    if (picture()) requestAnimationFrame(() => showTolerance(answer));
-    $("tolerate-error").textContent = "";
+    const answer = await page.ask("/api/tolerate", { image, sliders: { ...sliders.values }, sweep: sliders.sweep });
+    if (page.picture) requestAnimationFrame(() => showTolerance(sliders, answer));
+    sliders.$("tolerate-error").textContent = "";
   } catch (error) {
-    $("tolerate-error").textContent = error.message;
+    sliders.$("tolerate-error").textContent = error.message;
   }
-});
+}
 
-function showTolerance(answer) {
+function showTolerance(sliders, answer) {
+  const $ = sliders.$;
   paintGrid($("changed"), answer.input, 0, 1);
   $("changed-caption").textContent = answer.networks.length > 1 ? "what the networks read" : "what the network reads";
-  const unit = units[answer.sweep.slider];
+  const unit = sliders.units[answer.sweep.slider];
   const figures = answer.networks.map((found) => {
     const cell = document.createElement("figure");
     const heading = document.createElement("h3");
