@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,15 @@ def test_no_function_in_the_tool_belt_is_over_40_lines_nor_a_class_over_250():
                 if lines > most:
                     long.append(f"{path.name}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, long
+
+
+@pytest.mark.parametrize("tool", sorted(p.stem for p in (ROOT / "tools").glob("*.py")
+                                         if p.stem != "__init__"))
+def test_every_tool_imports_and_does_nothing(tool, capsys):
+    """tools/ measure the project through its modules: each imports what exists, and
+    importing it prints nothing (a renamed function fails here, not in a long measurement)."""
+    importlib.import_module(f"tools.{tool}")
+    assert capsys.readouterr() == ("", "")
 
 
 def test_no_attribute_is_first_set_outside_init():

@@ -46,3 +46,9 @@ def test_help_states_the_script_s_own_row(script, capsys):
     assert code == 0 and (f"What a run reaches (real MNIST, {m['settings']}, seeds "
                           f"{m['first_seed']}-{m['first_seed'] + m['seeds'] - 1}): "
                           f"{m['mean']:.2f}% ± {m['std']:.2f}") in " ".join(out.split())
+
+
+def test_the_readme_s_mouse_move_is_the_one_measured():
+    move = json.loads(measured.PATH.read_text())["drawing"]["simple_cnn"]["move_ms"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"A mouse move waits {move:.0f} ms in Chromium while answers arrive" in readme

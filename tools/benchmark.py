@@ -81,9 +81,9 @@ import torch.nn.functional as F
 import common
 from pipeline import networks
 from pipeline.data import load_mnist
-from pipeline.flags import positive_int
 from pipeline.device import device_forward, pick_device, prepare_model
 from pipeline.errors import UserError
+from pipeline.settings import positive_int
 
 ROOT = Path(__file__).resolve().parent.parent  # the scripts
 
@@ -220,6 +220,9 @@ def main() -> None:
     p.add_argument("--pen-digits", action="store_true",
                    help="time the simple CNN's handwriting epoch with and without the pen "
                         "digits, and the page's pad drawing a 7 and a pen digit (default: off)")
+    p.add_argument("--record", action="store_true",
+                   help="with --drawing: write the medians to docs/measured.json (default: "
+                        "print them only)")
     p.add_argument("--live", action="store_true",
                    help="time the simple CNN's epoch with and without the --serve page "
                         "watching it train instead (default: off)")
@@ -228,7 +231,7 @@ def main() -> None:
         return print_prediction_times(args.networks)
     if args.drawing:
         try:
-            return print_drawing_times(args.networks, args.repeats)
+            return print_drawing_times(args.networks, args.repeats, args.record)
         except UserError as e:
             raise SystemExit(f"error: {e}")
     if args.live:
@@ -365,7 +368,9 @@ def drawing_times(module, repeats: int, strokes=None) -> dict[str, list[float]]:
     return times
 
 
-def print_drawing_times(names: list[str], repeats: int) -> None:
+def print_drawing_times(names: list[str], repeats: int, record: bool = False) -> None:
+    """--drawing: each network's mouse moves; `record`: the medians into docs/measured.json
+    (the README's figure)."""
     repeats = max(repeats, 5)
     print(f"{cpu_line()}; {repeats} sevens each way")
     print(f"{'network':<24} {'a move, answers arriving (ms)':>30} {'a move, refused (ms)':>21} "
@@ -375,6 +380,12 @@ def print_drawing_times(names: list[str], repeats: int) -> None:
         t = drawing_times(found[name], repeats)
         print(f"{name:<24} {spread(t['answers']):>30} {spread(t['refused']):>21} "
               f"{spread(t['drawn'], 1):>23}", flush=True)
+        if record:
+            from tools import measured
+            measured.record("drawing", name, {
+                "move_ms": round(1000 * middle(t["answers"]), 1),
+                "refused_ms": round(1000 * middle(t["refused"]), 1),
+                "sevens": repeats, "browser": "Chromium"})
 
 
 def spread(times: list[float], scale: float = 1000) -> str:
@@ -382,7 +393,12 @@ def spread(times: list[float], scale: float = 1000) -> str:
     if not times:
         return "none"
     times = sorted(scale * t for t in times)
-    return f"{times[len(times) // 2]:.1f}, p90 {times[int(0.9 * len(times))]:.1f}"
+    return f"{middle(times):.1f}, p90 {times[int(0.9 * len(times))]:.1f}"
+
+
+def middle(times: list[float]) -> float:
+    """The median as the tables print it: the upper middle one of an even count."""
+    return sorted(times)[len(times) // 2]
 
 
 def drawn_seven() -> bytes:
