@@ -60,14 +60,14 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
 
 def watched(network: str, model: nn.Module, device: torch.device, settings: Settings,
             resumed: dict | None) -> tuple[Training, serve.Server | None]:
-    """The run and what watches it: TensorBoard with --tensorboard, and with --serve the
-    page (rank 0), whose server it returns."""
+    """The run and what watches it (rank 0): with --serve the page, whose server it returns,
+    told first (its end is the trained network's page); with --tensorboard TensorBoard."""
     watchers, server = [], None
-    if settings.tensorboard and distributed.is_main():
-        watchers.append(board.Board(settings.tensorboard, resumed is not None))
-    if settings.serve and distributed.is_main():  # the page watches it train
+    if settings.serve and distributed.is_main():
         server = open_page(model, network, settings, training=True)
         watchers.append(server.page.live)
+    if settings.tensorboard and distributed.is_main():
+        watchers.append(board.Board(settings.tensorboard, resumed is not None))
     return Training(network, model, device, settings, resumed, tuple(watchers)), server
 
 
