@@ -5,6 +5,10 @@ from __future__ import annotations
 class UserError(Exception):
     """A problem with what the user gave us (a file, a flag, a device): exit status 1."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook (IPython asks for this), the line a script prints, no traceback."""
+        return [f"error: {self}"]
+
 
 class NonFiniteLoss(UserError):
     """The training loss became NaN or infinite: the run stops at that batch."""

@@ -163,7 +163,7 @@ def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> Non
     """A grid of feature maps (channels of a C x H x W output), each on its own scale, the
     channel's number above it, and one colour bar saying what the colours mean."""
     side = max(1, int(len(channels) ** 0.5 + 0.999))
-    shown = f"\n{len(channels)} of {output.shape[0]} channels (numbered), most active" \
+    shown = f"\n{len(channels)} of {output.shape[0]} channels, most active" \
         if len(channels) < len(output) else ""
     fig.suptitle(title + shown, fontsize=11)
     axes = fig.subplots(side, side, squeeze=False).flatten()

@@ -2,94 +2,37 @@
 
 The page is the plain files in `web/` beside this module (HTML, JavaScript modules, CSS;
 nothing fetched from the internet). This module serves them with the standard library's
-ThreadingHTTPServer, and a small JSON API that the page and the tests call; its answers are
-made in answers.py (the drawing, layer by layer) and slides.py (the worked examples), and
-every number the page shows comes from PyTorch:
-
-    GET  /api/info       the network: name, layers, the flatten size into the classifier,
-                         the --pen-digits it was trained with (null: its file does not
-                         say), and "live": "training" or "finished" when it trains as it
-                         serves
-    GET  /api/examples   the slides' worked examples of pooling and convolution
-    GET  /api/pen        one person's pen digit (data/unipen/), its strokes in the pad's
-                         pixels: the page opens with it replayed on the pad
-    GET  /api/live       while it trains: Server-Sent Events (pipeline/live.py) of the run's
-                         loss and accuracy, snapshots of the filters and mistakes, its end
-    POST /api/predict    {"image": base64 PNG/JPEG} or {"pixels": H x W grey in [0, 1]}
-                         -> the steps that prepared it (each's picture and numbers), the
-                            prepared 28 x 28 input, each layer's most active feature maps
-                            (with the filters of a convolution's), the flattened vector and
-                            the ten probabilities (while it trains: of the latest
-                            snapshot, whose epoch is "at")
-    POST /api/attribute  {"image" or "pixels", "target": 0-9} -> Captum's saliency, Integrated
-                         Gradients and occlusion maps of that digit's score over the 28 x 28
-                         input (also in /api/predict's answer, for the digit it read, when
-                         the body says "attribution": true)
-    POST /api/tolerate   {"image" or "pixels", "sliders": {"rotate": 15, ...}, "sweep": a
-                         slider's name} -> the prepared digit changed by the sliders (shift,
-                         rotate, scale, thicken; /api/info lists their ranges), what each
-                         network (this one, and --compare's) reads there, and the ten
-                         probabilities across the swept slider's range (pipeline/tolerate.py)
-    POST /api/pause, /api/continue, /api/save   while it trains: hold the run, let it go
-                         on, write --checkpoint; each at the run's next cut between batches
-    POST /api/slide      {"op": "max"|"avg"|"conv", "input": grid, "kernel", "stride",
-                          "padding"} -> F.max_pool2d / F.avg_pool2d / F.conv2d's output, the
-                          window of every output cell, and the output size formula
+ThreadingHTTPServer, and the page's JSON API, which the page and the tests call: GET and POST
+/api/... as page.py lists them, answered by `Page.reply` (the notebook's widget asks the same
+through the kernel), and GET /api/live's Server-Sent Events while the network trains.
 
 A bad request gets a 4xx answer with {"error": "one line"} and the server keeps serving.
 """
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
-import random
 import select
 import socket
 import sys
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from . import answers, explain, interrupts, live, pens, slides, tolerate
+from . import interrupts
 from .answers import BadRequest
-from .data import Step
-from .device import cpu_copy
 from .errors import UserError
-from .report import classifier_line
+from .page import ASKED, WEB, Page, make_page
 
-WEB = Path(__file__).resolve().parent / "web"
 MAX_BODY = 4 * 2**20  # bytes: a phone photo of a digit fits, a flood does not
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 
 # ----------------------------------------------------------------------------- the server
-
-@dataclass
-class Page:
-    """What the server shows: `explainer` reads the drawing, or, while the network trains,
-    `live` (the run's watcher) holds the snapshot that does; `compare` is the second network
-    held against it (--compare), by its label."""
-    explainer: explain.Explainer
-    info: dict[str, Any]
-    live: live.Live | None = None
-    compare: tuple[str, explain.Explainer] | None = None
-
-    @property
-    def shown(self) -> tuple[explain.Explainer, float | None]:
-        """The network that reads the drawing, and while it trains the epoch of that
-        snapshot (None: the trained network)."""
-        return self.live.shown if self.live else (self.explainer, None)
-
-    def described(self) -> dict[str, Any]:
-        """/api/info: the network, and while it trains whether it has finished."""
-        return {**self.info, "live": self.live.state} if self.live else self.info
-
 
 class Busy:
     """The requests being answered now; at shutdown, wait for them, and answer no new ones.
@@ -224,14 +167,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def get(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        if path == "/api/info":
-            return self.answer_json(200, self.page.described())
         if path == "/api/live":
             return self.live_stream()
-        if path == "/api/examples":
-            return self.answer_json(200, slides.EXAMPLES)
-        if path == "/api/pen":
-            return self.answer_json(200, pen_digit())
+        if path.startswith("/api/"):
+            return self.answer_json(200, self.page.reply(path))
         file = self.static.get(path)  # only the files in web/, by their exact names
         if file is None:
             raise BadRequest(404, f"no such page: {path[:200]}")
@@ -264,43 +203,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def post(self) -> None:
         path = urllib.parse.urlsplit(self.path).path
-        routes = {"/api/predict": self.predict, "/api/attribute": self.attribute,
-                  "/api/tolerate": self.tolerate, "/api/slide": slides.slide}
-        asked = {"/api/pause": "pause", "/api/continue": "continue", "/api/save": "save"}
-        if path in asked:
-            return self.answer_json(200, self.ask(asked[path]))
-        if path not in routes:
-            raise BadRequest(404, f"no such API: {path[:200]}")
-        self.answer_json(200, routes[path](self.read_json()))
-
-    def predict(self, body: dict[str, Any]) -> dict[str, Any]:
-        explainer, at = self.page.shown
-        steps: list[Step] = []
-        image = answers.picture_from(body, steps)
-        answer = {**answers.prediction(explainer, image),
-                  "steps": [answers.step_view(s) for s in steps], "at": at}
-        if body.get("attribution") is True:  # where it looked, for the digit it read
-            answer["attribution"] = answers.attribution(explainer, image, answer["digit"])
-        return answer
-
-    def attribute(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /api/attribute: where the network looked for any one digit."""
-        target = answers.small_int(body, "target", 0, 9)
-        return answers.attribution(self.page.shown[0], answers.picture_from(body), target)
-
-    def tolerate(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /api/tolerate: for the page's network and the one it is compared with."""
-        page = self.page
-        networks = [(page.info["network"], page.shown[0]), *([page.compare] if page.compare else [])]
-        return answers.tolerance(networks, body)
-
-    def ask(self, what: str) -> dict[str, Any]:
-        if self.page.live is None:
-            raise BadRequest(409, "nothing is training here: these are trained weights")
-        try:
-            return self.page.live.ask(what)
-        except live.Refused as e:
-            raise BadRequest(409, str(e)) from None
+        body = {} if path in ASKED else self.read_json()  # pause, continue, save: none
+        self.answer_json(200, self.page.reply(path, body))
 
     def read_json(self) -> dict[str, Any]:
         try:
@@ -333,21 +237,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
-
-
-@functools.lru_cache(maxsize=1)
-def pen_digits() -> list[pens.PenDigit]:
-    return pens.load()
-
-
-def pen_digit() -> dict[str, Any]:
-    """GET /api/pen: one person's pen digit, a different one each time, in the pad's pixels
-    (the page opens with it replayed on the pad, every panel showing what it is for)."""
-    try:
-        digit = random.choice(pen_digits())
-    except UserError as e:
-        raise BadRequest(404, str(e)) from None
-    return {"label": digit.label, "source": digit.source, "strokes": pens.on_pad(digit)}
 
 
 def is_address(name: str) -> bool:
@@ -385,18 +274,8 @@ def static_files() -> dict[str, Path]:
 def make_server(model: nn.Module, network: str, host: str, port: int,
                 training: bool = False, compare: tuple[str, nn.Module] | None = None,
                 pen_digits: str | None = None) -> Server:
-    """The server for `model`; `training`: it is about to train (the page watches it, and
-    reads the drawing with copies of it taken between batches); `compare`: a second network
-    (its label, its model) that the page holds against it; `pen_digits`: the --pen-digits
-    it was trained with (None: not known, as for a --save-model file)."""
-    explainer = explain.Explainer(cpu_copy(model) if training else model)
-    info = {"network": network, "parameters": sum(p.numel() for p in model.parameters()),
-            "layers": [name for name, _ in explain.layers(model)],
-            "classifier": classifier_line(explainer.classifier_name, explainer.classifier),
-            "sliders": [vars(s) for s in tolerate.SLIDERS.values()],
-            "compare": compare[0] if compare else None, "pen_digits": pen_digits}
-    page = Page(explainer, info, live.Live(explainer) if training else None,
-                (compare[0], explain.Explainer(compare[1])) if compare else None)
+    """The server of `model`'s page (page.make_page says what the arguments ask)."""
+    page = make_page(model, network, training, compare, pen_digits)
     handler = type("BoundHandler", (Handler,), {
         "page": page, "static": static_files(), "hosts": host_names(host), "busy": Busy()})
     try:

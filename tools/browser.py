@@ -38,12 +38,17 @@ def open_page(browser, url: str, viewport: dict | None = None):
     return page
 
 
-def draw(page, strokes: list[list[tuple[float, float]]], clear: bool = True) -> list[float]:
+def draw(page, strokes: list[list[tuple[float, float]]], clear: bool = True,
+         where=None) -> list[float]:
     """Clear the pad and draw `strokes` (lists of (x, y) in pad pixels) with the mouse; the
-    seconds each move took, as Chromium dispatched it to the page and the page handled it."""
+    seconds each move took, as Chromium dispatched it to the page and the page handled it.
+    `where`: the element holding the pad (a notebook's widget), if not the page itself."""
+    where = where or page
     if clear:
-        page.click("#clear")
-    box = page.locator("#pad").bounding_box()
+        where.locator("#clear").click()
+    pad = where.locator(".pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
     at = lambda x, y: (box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD)
     moves = []
     for stroke in strokes:
@@ -55,6 +60,22 @@ def draw(page, strokes: list[list[tuple[float, float]]], clear: bool = True) -> 
             moves.append(time.perf_counter() - started)
         page.mouse.up()
     return moves
+
+
+def read(page, where=None) -> str:
+    """The digit shown once the answer shown is the one to the drawing now on the pad (each
+    change of the pad counts up its data-drawing; the answer shown carries the count it
+    answers), on the page or in `where` (a notebook's widget)."""
+    where = where or page
+    marks = [where.locator(s).element_handle() for s in (".pad", ".digit")]
+    page.wait_for_function("([pad, digit]) => pad.dataset.drawing === digit.dataset.drawing",
+                           arg=marks)
+    return where.locator(".digit").text_content()
+
+
+def probabilities(where) -> list[float]:
+    """The ten probabilities behind the bars, as PyTorch gave them (not as rounded there)."""
+    return where.locator("#bars .bar").evaluate_all("rows => rows.map((r) => Number(r.dataset.p))")
 
 
 def shown(page) -> str:

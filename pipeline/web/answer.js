@@ -32,6 +32,7 @@ function clearAnswer(view) {
   view.pending = null;
   view.shownInput = null;
   $("digit").textContent = "–";
+  delete $("digit").dataset.drawing;
   $("confidence").textContent = "";
   for (const id of ["layers", "steps", "attribution", "sweeps", "bars"]) {
     $(id).replaceChildren();
@@ -43,6 +44,7 @@ function clearAnswer(view) {
 function show(view, answer) {  // repainted in place: made again only when their number changes
   const $ = view.$;
   $("digit").textContent = answer.digit;
+  $("digit").dataset.drawing = answer.drawing ?? "";  // the pad's version it answers (pad.js)
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
@@ -76,6 +78,7 @@ function bar(view, d) {
 function fillBar(row, d, p, best) {
   const [label, fill, value] = row.children;
   row.classList.toggle("best", d === best);
+  row.dataset.p = p;  // the probability as PyTorch gave it, for the tests
   label.textContent = d;
   fill.style.width = `${(100 * p).toFixed(1)}%`;
   value.textContent = `${(100 * p).toFixed(1)}%`;

@@ -9,8 +9,10 @@ import { latest } from "./api.js";
 
 export function initPad(page) {
   const $ = page.$, canvas = $("pad"), ink = canvas.getContext("2d");
-  // noted: the pad holds a note under it (a person's pen digit, replayed) until a stroke
-  const pad = { page, canvas, ink, drawing: false, hasPicture: false, dropped: null, noted: false };
+  // noted: the pad holds a note under it (a person's pen digit, replayed) until a stroke;
+  // version: counts the pad's changes, on the canvas and on the answer shown (data-drawing),
+  // so that a test or a tool can wait for the answer to the drawing now on the pad
+  const pad = { page, canvas, ink, drawing: false, hasPicture: false, dropped: null, noted: false, version: 0 };
   pad.send = latest(() => send(pad));
   page.on.readAgain = () => { if (pad.hasPicture) pad.send(); };  // a new snapshot, or trained
   clear(pad);
@@ -47,6 +49,7 @@ function clear(pad) {
 
 function forget(pad) {  // Clear: no picture, no answer
   const page = pad.page;
+  pad.canvas.dataset.drawing = ++pad.version;
   pad.noted = false;
   page.$("pad-note").textContent = "";
   clear(pad);
@@ -67,11 +70,11 @@ async function send(pad) {
   const page = pad.page;
   if (!pad.hasPicture) return;
   try {
-    const image = pad.dropped || pad.canvas.toDataURL("image/png");
+    const image = pad.dropped || pad.canvas.toDataURL("image/png"), version = pad.version;
     const whole = !pad.drawing;  // the stroke has ended: where it looked and what it tolerates too
     const answer = await page.ask("/api/predict", { image, attribution: whole && !page.training });
     if (!pad.hasPicture) return;  // cleared meanwhile
-    page.on.show(answer);
+    page.on.show({ ...answer, drawing: version });
     page.picture = image;
     for (const id of ["attribution", "sweeps"]) page.$(id).classList.toggle("stale", !whole);
     if (whole) page.on.strokeEnded();
@@ -82,6 +85,7 @@ async function send(pad) {
 }
 
 function changed(pad) {
+  pad.canvas.dataset.drawing = ++pad.version;
   pad.hasPicture = true;
   pad.send();
 }
@@ -105,6 +109,7 @@ function drop(pad, event) {  // a picture file dropped on the pad is read as a d
   const reader = new FileReader();
   reader.onload = () => {
     pad.dropped = reader.result;
+    pad.canvas.dataset.drawing = ++pad.version;
     pad.hasPicture = true;
     pad.page.$("status").textContent = `${file.name}`;
     const picture = new Image();

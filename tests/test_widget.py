@@ -1,0 +1,190 @@
+"""The page in a notebook cell (pipeline/notebook.py): the widget's answers are the server's,
+and in a real JupyterLab the pad drawn with the mouse reads as --predict reads its picture."""
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, call, limit, need_browser, picture_body, run_process
+
+# strokes in the pad's pixels: a 7 (tools/browser.py), a 1, and a 0 drawn round
+ONE = [[(150, 40), (148, 100), (146, 160), (144, 230)]]
+ZERO = [[(140 + 60 * math.sin(t / 8), 140 - 90 * math.cos(t / 8)) for t in range(0, 52)]]
+
+
+def need_widget() -> None:
+    if importlib.util.find_spec("anywidget") is None:
+        pytest.skip("anywidget is not installed (pip install -r requirements.txt)")
+
+
+def timeless(answer):
+    """An answer without the milliseconds it took (they differ from one call to the next)."""
+    if isinstance(answer, dict):
+        return {k: timeless(v) for k, v in answer.items() if k != "milliseconds"}
+    if isinstance(answer, list):
+        return [timeless(v) for v in answer]
+    return answer
+
+
+@pytest.fixture
+def widget(trained):
+    """The notebook's pad of the trained simple CNN, its messages to the views kept."""
+    need_widget()
+    import simple_cnn
+    from pipeline.notebook import pad
+
+    shown = pad(simple_cnn.Net(), trained["weights"])
+    shown.sent = []
+    shown.send = shown.sent.append
+    return shown
+
+
+def ask(widget, path: str, body=None):
+    widget.asked(widget, {"kind": "ask", "id": "view:1", "path": path, "body": body}, [])
+    reply = json.loads(json.dumps(widget.sent.pop(), allow_nan=False))  # as the comm sends it
+    assert reply["kind"] == "answer" and reply["id"] == "view:1"
+    return reply
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/info", None),
+    ("/api/examples", None),
+    ("/api/predict", "picture"),
+    ("/api/predict", "picture+attribution"),
+    ("/api/attribute", "picture+target"),
+    ("/api/tolerate", "picture+sliders"),
+    ("/api/slide", {"op": "max", "input": [[1, 2], [3, 4]], "kernel": 2, "stride": 2, "padding": 0}),
+])
+def test_the_widget_answers_what_the_server_answers(widget, server, trained, path, body):
+    """The same Page.reply behind both: the same JSON for the same request."""
+    if isinstance(body, str):
+        extra = {"picture+attribution": {"attribution": True}, "picture+target": {"target": 3},
+                 "picture+sliders": {"sliders": {"rotate": 20}, "sweep": "rotate"}}
+        body = {**picture_body(trained["pictures"][7]), **extra.get(body, {})}
+    status, answer = call(server + path, body)
+    assert status == 200, answer
+    assert timeless(ask(widget, path, body)["answer"]) == timeless(answer)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/nothing", None), ("/api/nothing", {}), ("/api/predict", {}),
+    ("/api/predict", {"image": "not base64!"}), ("/api/attribute", {"pixels": [[0.5]], "target": 10}),
+    ("/api/pause", {}),
+])
+def test_a_request_the_server_refuses_is_the_same_line_in_the_widget(widget, server, path, body):
+    status, answer = call(server + path, body)
+    assert status >= 400
+    assert ask(widget, path, body) == {"kind": "answer", "id": "view:1", "error": answer["error"]}
+
+
+def test_a_view_that_listens_late_gets_every_event_once(widget):
+    widget.push({"type": "loss", "x": 0.1, "loss": 2.0})
+    widget.push({"type": "loss", "x": 0.2, "loss": 1.5})
+    assert [m["n"] for m in widget.sent] == [0, 1]
+    widget.asked(widget, {"kind": "listen", "id": "late:0", "path": "/api/live", "body": None}, [])
+    assert widget.sent[-1]["answer"] == [{"type": "loss", "x": 0.1, "loss": 2.0},
+                                         {"type": "loss", "x": 0.2, "loss": 1.5}]
+
+
+def test_the_widget_carries_every_module_the_page_imports():
+    """widget.js imports the page's modules from the files it is given: all of web/'s."""
+    need_widget()
+    import re
+
+    from pipeline.notebook import page_files
+
+    files = page_files()
+    for name, source in files.items():
+        for imported in re.findall(r'from "\./([\w-]+\.js)"', source):
+            assert imported in files, (name, imported)
+    assert {"index.html", "style.css", "page.js", "api.js"} <= files.keys()
+
+
+# ----------------------------------------------------------------------------- in JupyterLab
+
+def project_copy(folder: Path) -> Path:
+    """The project as a learner has it (its pen digits too), in `folder`."""
+    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pt", "data"))
+    shutil.copytree(ROOT / "data" / "unipen", folder / "data" / "unipen")
+    return folder
+
+
+def pad_picture(widget, path: Path) -> str:
+    """The pad's picture as the widget sends it (a PNG), written to `path`."""
+    url = widget.locator(".pad").evaluate("(pad) => pad.toDataURL('image/png')")
+    path.write_bytes(base64.b64decode(url.split(",", 1)[1]))
+    return str(path)
+
+
+def predicted(script: Path, weights: Path, pictures: list[str]) -> list[str]:
+    result = run_process([sys.executable, str(script), "--device", "cpu", "--load", str(weights),
+                          "--predict", *pictures])
+    assert result.returncode == 0, result.stderr
+    return [line.rsplit(": ", 1)[1].split()[0] for line in result.stdout.splitlines()]
+
+
+def drawn_and_read(page, widget, folder: Path, name: str) -> tuple[list[str], list[str]]:
+    """Each of the three digits drawn with the mouse: what the widget read, and its picture."""
+    from tools import browser
+
+    read, pictures = [], []
+    for i, strokes in enumerate((browser.SEVEN, ONE, ZERO)):
+        browser.draw(page, strokes, where=widget)
+        read.append(browser.read(page, widget))
+        pictures.append(pad_picture(widget, folder / f"{name}{i}.png"))
+    return read, pictures
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(limit(900))
+def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_dir, chromium):
+    """lecture10.ipynb run top to bottom in JupyterLab on the tests' MNIST; digits drawn on its
+    pad with the mouse read as --predict reads the same pictures, and with the same
+    probabilities (within 1e-5) as the --serve page's for the same strokes; the same for a
+    learner's copy of the script, its weights from --save-model."""
+    need_widget()
+    need_browser()
+    from tools import browser, jupyter
+
+    folder = project_copy(tmp_path / "project")
+    shutil.copy(folder / "simple_cnn.py", folder / "my_cnn.py")  # the learner's own network
+    trained = run_process([sys.executable, str(folder / "my_cnn.py"), "--device", "cpu",
+                           "--data-dir", str(mnist_dir), "--epochs", "1", "--save-model",
+                           str(folder / "my_cnn.pt")])
+    assert trained.returncode == 0, trained.stderr
+    env = {"MNIST_DATA_DIR": str(mnist_dir), "LECTURE10_QUICK": "1"}
+    with jupyter.lab(folder, env, seconds=limit(120)) as url:
+        page = jupyter.open_notebook(chromium, url, "lecture10.ipynb")
+        jupyter.run_all(page, limit(600))
+        widget = jupyter.widgets(page).last
+        read, pictures = drawn_and_read(page, widget, tmp_path, "notebook")
+        in_widget = browser.probabilities(widget)
+        assert read == predicted(folder / "simple_cnn.py", folder / "simple_cnn_notebook.pt", pictures)
+
+        import simple_cnn
+        from pipeline import checkpoints, serve
+
+        model = simple_cnn.Net()
+        checkpoints.load_weights(model, str(folder / "simple_cnn_notebook.pt"), "simple_cnn")
+        httpd = serve.make_server(model, "simple_cnn", "127.0.0.1", 0)
+        httpd.start()
+        try:
+            served = browser.open_page(chromium, f"http://127.0.0.1:{httpd.server_address[1]}/")
+            browser.draw(served, ZERO)
+            browser.read(served)
+            assert browser.probabilities(served) == pytest.approx(in_widget, abs=1e-5)
+        finally:
+            httpd.close()
+
+        jupyter.add_cell(page, 'import my_cnn\npad(my_cnn.Net(), "my_cnn.pt")')
+        assert jupyter.widgets(page).count() == 2
+        mine = jupyter.widgets(page).last
+        read, pictures = drawn_and_read(page, mine, tmp_path, "mine")
+        assert read == predicted(folder / "my_cnn.py", folder / "my_cnn.pt", pictures)
