@@ -177,6 +177,18 @@ def draw_maps(fig, title: str, output: torch.Tensor, channels: list[int]) -> Non
     bar.set_label("low  ->  high (each map on its own scale)", fontsize=8)
 
 
+def layer_maps(e: Explanation, height: float = 3.4):
+    """A figure of each layer's maps (the C x H x W outputs), side by side: the notebook's."""
+    import matplotlib.pyplot as plt
+
+    maps = [s for s in e.stages if s.output.dim() == 3]
+    fig = plt.figure(figsize=(3.2 * len(maps), height), layout="constrained")
+    for cell, stage in zip(fig.subfigures(1, len(maps)), maps):
+        draw_maps(cell, f"{stage.name}: {shape(stage.output)}", stage.output,
+                  most_active(stage.output))
+    return fig
+
+
 def draw_step(fig, title: str, step) -> None:
     """One step of preparing the picture, in grey, with its numbers below."""
     import textwrap

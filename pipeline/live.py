@@ -43,11 +43,15 @@ class Refused(Exception):
     """A request the run cannot take now (the server answers 409 with this line)."""
 
 
+def finite(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as JSON can carry it: a NaN or infinity is null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in event.items()}
+
+
 def message(event: dict[str, Any]) -> bytes:
-    """One Server-Sent Event: `data: {json}` and a blank line (a NaN or infinity is null)."""
-    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v
-             for k, v in event.items()}
-    return b"data: " + json.dumps(clean, allow_nan=False).encode() + b"\n\n"
+    """One Server-Sent Event: `data: {json}` and a blank line."""
+    return b"data: " + json.dumps(finite(event), allow_nan=False).encode() + b"\n\n"
 
 
 class Live:

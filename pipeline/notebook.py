@@ -12,6 +12,16 @@ listens on a port: a hosted notebook (Colab) shows it as a local one does.
     pad(model)                         # the network this notebook just trained
     pad(my_cnn.Net(), "my_cnn.pt")     # a script's Net with the weights of --save-model
                                        # or --checkpoint (.pt or .safetensors)
+
+Watching it learn: `pad(model, watch=test_data, epochs=EPOCHS)` shown before the training
+cell, whose loop tells it `learned(epoch, cut, losses)` after each piece of batches,
+`tested(epoch, loss, accuracy)` after each test pass and `trained()` at the end. Between two
+pieces it pushes the page's own live events (pipeline/live.py's: the losses, the test
+accuracy, the first convolution's filters, the test digits read wrong) and the drawing read
+by the network as it is now, to the page's own live panel (web/live.js). The kernel answers
+the widget's questions only between cells: the pushed events need none, but a drawing made
+while the cell trains is read when it ends (and under Run All, the widget's first questions
+too: its pad is then read once training is over).
 """
 from __future__ import annotations
 
@@ -19,23 +29,32 @@ import sys
 from typing import Any
 
 import anywidget
+import torch
 import traitlets
 from torch import nn
 
-from . import checkpoints
+import common
+
+from . import checkpoints, live
 from .answers import BadRequest
 from .page import WEB, Page, make_page
+
+LOSS_EVERY = 10  # batches between two points of the loss on the chart (the scripts' log interval)
+TEST_BATCH = 1000
 
 
 class Pad(anywidget.AnyWidget):
     """The page of one network in a notebook cell (`pad()` makes it)."""
     _esm = WEB / "widget.js"
     _files = traitlets.Dict().tag(sync=True)  # the page's files, by name: web/
+    _live = traitlets.Bool(False).tag(sync=True)  # it watches the network learn
 
-    def __init__(self, shown: Page) -> None:
-        super().__init__(_files=page_files())
+    def __init__(self, shown: Page, watch: common.Split | None = None, epochs: int = 1) -> None:
+        super().__init__(_files=page_files(), _live=watch is not None)
         self.page = shown
         self.events: list[dict[str, Any]] = []  # pushed to /api/live's listeners, in order
+        self.watch, self.epochs = watch, epochs  # the test set whose mistakes it shows
+        self.picture: dict[str, Any] | None = None  # the latest drawing asked about
         self.on_msg(self.asked)
 
     def asked(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
@@ -46,6 +65,8 @@ class Pad(anywidget.AnyWidget):
             if kind == "listen":
                 reply = {"answer": self.events}
             else:
+                if path == "/api/predict" and isinstance(body, dict):
+                    self.picture = {k: body[k] for k in ("image", "pixels") if k in body}
                 reply = {"answer": self.page.reply(path, body)}
         except BadRequest as e:
             reply = {"error": str(e)}
@@ -56,8 +77,45 @@ class Pad(anywidget.AnyWidget):
 
     def push(self, event: dict[str, Any]) -> None:
         """One event to every view listening to /api/live (and to any that listens later)."""
+        event = live.finite(event)
         self.send({"kind": "event", "path": "/api/live", "n": len(self.events), "event": event})
         self.events.append(event)
+
+    # ------------------------------------------------------------ from the training cell
+
+    def learned(self, epoch: int, cut: common.Batches, losses: torch.Tensor) -> None:
+        """After the batches `cut` of `epoch` trained with these `losses`: the chart's points,
+        the filters and mistakes as they are now, and the drawing read again."""
+        at = lambda batch: round(epoch - 1 + batch / len(cut), 4)
+        if not self.events:
+            self.push({"type": "start", "epochs": self.epochs, "batches": len(cut), "from": 0,
+                       "checkpoint": None, "torchrun": False, "lr": None,
+                       "unpausable": "the notebook's cell trains it: the kernel's stop button stops it"})
+        for i in range(cut.start, cut.stop):
+            if i % LOSS_EVERY == 0:
+                self.push({"type": "loss", "x": at(i), "loss": float(losses[i - cut.start]), "lr": None})
+        self.snapshot(at(cut.stop))
+
+    def tested(self, epoch: int, loss: float, accuracy: float) -> None:
+        """After the test pass of `epoch`: its accuracy (%) on the chart."""
+        self.push({"type": "test", "x": epoch, "accuracy": accuracy, "test_loss": loss,
+                   "train_loss": None})
+
+    def trained(self) -> None:
+        """Training is over: the page becomes the trained network's."""
+        self.page.info = {**self.page.info, "live": "finished"}
+        tests = [e for e in self.events if e["type"] == "test"]
+        line = f"trained {tests[-1]['x']} epochs: {tests[-1]['accuracy']:.2f}% of the test set" \
+            if tests else "trained"
+        self.push({"type": "end", "line": line})
+
+    def snapshot(self, at: float) -> None:
+        model = self.page.explainer.model
+        event = {"type": "snapshot", "x": at, "filters": live.filters(model),
+                 "mistakes": {"x": at, **live.mistakes(model, self.watch, TEST_BATCH)}}
+        if self.picture:  # the drawing, read by the network as it is now
+            event["answer"] = {**self.page.reply("/api/predict", self.picture), "at": at}
+        self.push(event)
 
 
 def page_files() -> dict[str, str]:
@@ -66,13 +124,18 @@ def page_files() -> dict[str, str]:
             if f.suffix in (".js", ".html", ".css") and f.name != "widget.js"}
 
 
-def pad(model: nn.Module, weights: str | None = None) -> Pad:
+def pad(model: nn.Module, weights: str | None = None, watch: common.Split | None = None,
+        epochs: int = 1) -> Pad:
     """The pad and panels for `model`, a network as a script defines it (its `Net`): as it is
     (trained in this notebook), or with `weights` put into it first (a --save-model file or
-    a --checkpoint, checked as --load checks them)."""
+    a --checkpoint, checked as --load checks them). `watch`: the test set of a network about
+    to train for `epochs` here, whose learning the pad shows (Pad.learned)."""
     network = type(model).__module__.rpartition(".")[2]  # simple_cnn, my_cnn, ...
     pen_digits = None  # not known (a weights file does not say)
     if weights is not None:
         loaded = checkpoints.load_weights(model, str(weights), network)
         pen_digits = loaded["args"].get("pen_digits", "none") if loaded else None
-    return Pad(make_page(model, network, pen_digits=pen_digits))
+    shown = make_page(model, network, pen_digits=pen_digits)
+    if watch is not None:
+        shown.info["live"] = "training"
+    return Pad(shown, watch, epochs)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conftest import ROOT, limit
+from conftest import NETWORKS, ROOT, limit
 
 NOTEBOOK = ROOT / "lecture10.ipynb"
 
@@ -53,3 +53,48 @@ def test_the_notebook_runs_top_to_bottom(mnist_dir, monkeypatch):
     assert re.search(r"^Test set: Average loss: [\d.]+, Accuracy: \d+/500 ", printed, re.M)
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 5  # curves, filters, one digit's maps, confusion, mistakes
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_the_layer_figure_s_captions_do_not_run_into_each_other(network):
+    """The notebook's layer-by-layer figure: each layer's caption within its own column."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    from pipeline import networks
+    from pipeline.explain import Explainer, layer_maps
+
+    torch.manual_seed(0)
+    fig = layer_maps(Explainer(networks.load(network).Net())(torch.rand(1, 28, 28)))
+    renderer = fig.canvas.get_renderer()
+    boxes = [cell._suptitle.get_window_extent(renderer) for cell in fig.subfigs]
+    plt.close(fig)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 <= right.x0, (left, right)
+
+
+@pytest.mark.slow
+def test_offline_without_mnist_the_notebook_stops_on_the_scripts_line(tmp_path, offline, monkeypatch):
+    """No MNIST in DATA_DIR and no network: the data cell's error is the line the scripts
+    print, not torchvision's download traceback."""
+    for package in ("nbclient", "ipykernel"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed (pip install -r requirements-dev.txt)")
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "nothing here"))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    with pytest.raises(CellExecutionError):
+        NotebookClient(notebook, timeout=limit(300), kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT)}}).execute()
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert len(errors) == 1 and len(errors[0].traceback) == 1, errors
+    assert errors[0].traceback[0].startswith(
+        f"error: MNIST is not in {tmp_path / 'nothing here' / 'MNIST' / 'raw'} and could not be downloaded (")
+    assert not (tmp_path / "nothing here").exists()  # nothing left behind

@@ -93,6 +93,40 @@ def test_a_view_that_listens_late_gets_every_event_once(widget):
                                          {"type": "loss", "x": 0.2, "loss": 1.5}]
 
 
+def test_a_pad_watching_its_network_learn_pushes_the_page_s_live_events(trained, widget):
+    """Between two pieces: the losses at every tenth batch, the filters, the mistakes and the
+    drawing asked about last, read by the network as it is then; the test pass; the end."""
+    import torch
+
+    import common
+    import simple_cnn
+    from pipeline.data import load_mnist
+    from pipeline.notebook import pad
+
+    test = load_mnist(trained["data"], torch.device("cpu"))[1]
+    model = simple_cnn.Net()
+    watching = pad(model, watch=test, epochs=2)
+    watching.sent = []
+    watching.send = watching.sent.append
+    assert ask(watching, "/api/info")["answer"]["live"] == "training"
+    drawing = picture_body(trained["pictures"][7])
+    ask(watching, "/api/predict", drawing)
+    cut = common.Batches(test, torch.arange(len(test)), 64, 0, 5)  # 8 batches an epoch
+    watching.learned(2, cut, torch.tensor([2.0, 1.9, 1.8, 1.7, 1.6]))
+    watching.tested(2, 0.5, 91.25)
+    watching.trained()
+    events = [m["event"] for m in watching.sent]
+    assert [e["type"] for e in events] == ["start", "loss", "snapshot", "test", "end"]
+    assert events[0]["batches"] == 8 and events[1] == {"type": "loss", "x": 1.0, "loss": 2.0, "lr": None}
+    snapshot = events[2]
+    assert snapshot["x"] == 1.625 and snapshot["answer"]["at"] == 1.625
+    again = ask(watching, "/api/predict", drawing)["answer"]  # the same drawing, the same network
+    assert snapshot["answer"]["probabilities"] == again["probabilities"]
+    assert len(snapshot["filters"]["values"]) == 10 and snapshot["mistakes"]["searched"] == 500
+    assert events[4]["line"] == "trained 2 epochs: 91.25% of the test set"
+    assert ask(watching, "/api/info")["answer"]["live"] == "finished"
+
+
 def test_the_widget_carries_every_module_the_page_imports():
     """widget.js imports the page's modules from the files it is given: all of web/'s."""
     need_widget()
@@ -142,6 +176,18 @@ def drawn_and_read(page, widget, folder: Path, name: str) -> tuple[list[str], li
     return read, pictures
 
 
+def watched_learning(widget) -> None:
+    """The training cell's widget: its chart, filters and mistakes from the notebook's loop
+    (1000 digits, 16 batches: the loss at batches 0 and 10, one test pass), then trained."""
+    from playwright.sync_api import expect
+
+    expect(widget.locator("#live-state")).to_have_text("trained")
+    expect(widget.locator("#chart")).to_have_attribute("data-losses", "2")
+    expect(widget.locator("#chart")).to_have_attribute("data-tests", "1")
+    expect(widget.locator("#filters canvas")).to_have_count(10)
+    expect(widget.locator("#mistakes-title")).to_contain_text("at epoch 1:")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(limit(900))
 def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_dir, chromium):
@@ -163,6 +209,7 @@ def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_
     with jupyter.lab(folder, env, seconds=limit(120)) as url:
         page = jupyter.open_notebook(chromium, url, "lecture10.ipynb")
         jupyter.run_all(page, limit(600))
+        watched_learning(jupyter.widgets(page).first)
         widget = jupyter.widgets(page).last
         read, pictures = drawn_and_read(page, widget, tmp_path, "notebook")
         in_widget = browser.probabilities(widget)
@@ -184,7 +231,7 @@ def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_
             httpd.close()
 
         jupyter.add_cell(page, 'import my_cnn\npad(my_cnn.Net(), "my_cnn.pt")')
-        assert jupyter.widgets(page).count() == 2
+        assert jupyter.widgets(page).count() == 3  # watching it learn, after training, the learner's
         mine = jupyter.widgets(page).last
         read, pictures = drawn_and_read(page, mine, tmp_path, "mine")
         assert read == predicted(folder / "my_cnn.py", folder / "my_cnn.pt", pictures)

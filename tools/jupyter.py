@@ -56,7 +56,11 @@ def lab(folder: Path, env: dict[str, str] | None = None, seconds: float = 60) ->
                "--LabApp.expose_app_in_browser=True"]
     settings = {"JUPYTER_RUNTIME_DIR": str(runtime / "runtime"),
                 "JUPYTER_CONFIG_DIR": str(runtime / "config"),
-                "JUPYTERLAB_WORKSPACES_DIR": str(runtime / "workspaces")}
+                "JUPYTERLAB_WORKSPACES_DIR": str(runtime / "workspaces"),
+                "JUPYTERLAB_SETTINGS_DIR": str(runtime / "settings")}
+    no_news = runtime / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    no_news.parent.mkdir(parents=True)
+    no_news.write_text('{"fetchNews": "false"}')  # offline: no toast asking to fetch news
     proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, **settings, **(env or {})})
@@ -149,7 +153,8 @@ def main() -> None:
 
 
 def shoot(data_dir: Path, shot: Path, quick: bool) -> None:
-    """The notebook in a copy of the project, its widget after a 7 drawn, photographed."""
+    """The notebook in a copy of the project, its pad after a 7 drawn, photographed in
+    JupyterLab: its top (`shot`) and its layers (`shot` with -layers)."""
     from playwright.sync_api import sync_playwright
 
     from tools import browser
@@ -161,15 +166,17 @@ def shoot(data_dir: Path, shot: Path, quick: bool) -> None:
         env = {"MNIST_DATA_DIR": str(data_dir), "LECTURE10_QUICK": "1" if quick else "0"}
         with lab(Path(folder), env) as url:
             chromium = browser.launch(p)
-            page = open_notebook(chromium, url, "lecture10.ipynb", {"width": 1280, "height": 1500})
+            page = open_notebook(chromium, url, "lecture10.ipynb", {"width": 1280, "height": 1300})
             run_all(page, 1800)
             widget = widgets(page).last
-            widget.scroll_into_view_if_needed()
             browser.draw(page, browser.SEVEN, where=widget)
             print("the widget reads", browser.read(page, widget))
-            widget.screenshot(path=str(shot))
+            for part, name in ((widget, shot), (widget.locator("#layers-panel"),
+                                                shot.with_stem(shot.stem + "-layers"))):
+                part.evaluate("(e) => e.scrollIntoView({block: 'start'})")
+                page.screenshot(path=str(name))
+                print(f"wrote {name}")
             chromium.close()
-    print(f"wrote {shot}")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ function show(view, answer) {  // repainted in place: made again only when their
   $("digit").dataset.drawing = answer.drawing ?? "";  // the pad's version it answers (pad.js)
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
-  $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms on the server${when}`;
+  $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms ${view.page.where}${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);
   made(view, "steps", "", answer.steps, stepFigure).forEach((cell, i) => fillStep(cell, answer.steps[i], i));
   made(view, "bars", "", answer.probabilities, (_, d) => bar(view, d))

@@ -26,12 +26,14 @@ export function serverListen(path, onEvent, onError) {
 // The page's state: made once (app.js) and handed to each module's init. `root` holds the
 // page's elements; `ask` and `listen` are where answers and events come from; the rest is
 // what the modules share, each field written by one module. What one module asks of another
-// goes through `on`: the module that does it registers it at its init.
-export function pageState(root, ask, listen) {
+// goes through `on`: the module that does it registers it at its init. `where`: where PyTorch
+// answers, in the page's words.
+export function pageState(root, ask, listen, where = "on the server") {
   return {
     $: (id) => root.querySelector(`#${id}`),
     ask,
     listen,
+    where,  // where PyTorch answers, as the page words it
     picture: null,  // the picture last sent to be read (the pad's, or a dropped file): pad.js
     training: false,  // the network trains as the page watches: live.js
     on: {

@@ -22,7 +22,8 @@ function onEvent(run, e) {
   const $ = run.$;
   if (e.type === "start") {
     Object.assign(run, { epochs: e.epochs, from: e.from, lr: e.lr });
-    $("pause").disabled = e.torchrun;
+    $("pause").disabled = e.torchrun || Boolean(e.unpausable);
+    $("pause").title = e.unpausable || "";  // why not (a notebook's cell trains it)
     $("save-now").disabled = e.torchrun || !e.checkpoint;
     $("save-now").title = e.checkpoint ? `writes ${e.checkpoint}` : "start the run with --checkpoint FILE to save from here";
     setState(run, "training");
@@ -34,7 +35,8 @@ function onEvent(run, e) {
   } else if (e.type === "snapshot") {
     showFilters($, e.filters, e.x);
     showMistakes($, e.mistakes);  // as the latest test pass (or the start) found them
-    run.page.on.readAgain();  // the drawing, read by the new snapshot
+    if (e.answer) run.page.on.show(e.answer);  // the drawing read as it is now (a notebook's kernel)
+    else run.page.on.readAgain();  // the drawing, read by the new snapshot
   } else if (e.type === "paused" || e.type === "continued") {
     setState(run, e.type === "paused" ? "paused" : "training");
     $("live-line").textContent = e.line;

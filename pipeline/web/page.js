@@ -7,13 +7,15 @@ import { initPad } from "./pad.js";
 import { initSlides } from "./slides.js";
 import { initTolerate } from "./tolerate.js";
 
-export function initPage(page) {
+// `live`: the network trains as the page opens (a notebook's widget knows it before it asks)
+export function initPage(page, live = false) {
   initAnswer(page);
   const sliders = initTolerate(page);
   const pad = initPad(page);
   page.on.info = () => describe(page, sliders);
   pad.replayPenDigit();
-  describe(page, sliders).then((info) => { if (info.live) initLive(page); });
+  if (live) initLive(page);
+  describe(page, sliders).then((info) => { if (info.live && !live) initLive(page); });
   initSlides(page);
 }
 

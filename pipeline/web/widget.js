@@ -11,12 +11,12 @@ function render({ model, el }) {
   style.textContent = `.lecture10-page { ${files["style.css"].replace(/^body \{/m, "& {")} }`;
   const body = new DOMParser().parseFromString(files["index.html"], "text/html").body;
   root.append(style, ...[...body.children].filter((e) => e.tagName !== "SCRIPT"));
-  root.querySelector("footer .home").textContent = "in this notebook's kernel";
+  for (const home of root.querySelectorAll(".home")) home.textContent = "in this notebook's kernel";
   el.replaceChildren(root);
   const kernel = kernelSide(model);
   const modules = importable(files);
   Promise.all([import(modules.url("api.js")), import(modules.url("page.js"))]).then(([api, page]) => {
-    page.initPage(api.pageState(root, kernel.ask, kernel.listen));
+    page.initPage(api.pageState(root, kernel.ask, kernel.listen, "in the kernel"), model.get("_live"));
     modules.revoke();
   });
   return kernel.close;
@@ -38,7 +38,7 @@ function importable(files) {
 
 // The page's `ask` and `listen` through the widget's messages: an ask is answered by the
 // kernel's Page.reply (the server's own answers); a listen gets the events pushed so far, then
-// each new one (numbered, so that none is drawn twice). Every view of the widget gets every
+// each new one (numbered, so that each is drawn once, in order). Every view of the widget gets every
 // message: a view's own ids start with its own name.
 function kernelSide(model) {
   const me = Math.random().toString(36).slice(2);
@@ -61,18 +61,19 @@ function kernelSide(model) {
     model.send({ kind, id, path, body: body === undefined ? null : body });
   });
   const listen = (path, onEvent) => {
-    let seen = null;  // events drawn, once the history has come
-    const early = [];
-    const listener = { path, take: (n, event) => {
-      if (seen === null) early.push([n, event]);
-      else if (n >= seen) { seen = n + 1; onEvent(event); }
-    } };
+    // Drawn in order as they come: events n = 0, 1, ... (a view that opened before the first
+    // one needs no history, and gets it only once the kernel is free); one that comes after
+    // a gap waits for the history, which fills the gap.
+    let seen = 0;
+    const later = new Map();
+    const take = (n, event) => {
+      if (n < seen) return;
+      later.set(n, event);
+      while (later.has(seen)) { onEvent(later.get(seen)); later.delete(seen++); }
+    };
+    const listener = { path, take };
     listeners.add(listener);
-    send("listen", path).then((history) => {
-      history.forEach((event) => onEvent(event));
-      seen = history.length;
-      early.forEach(([n, event]) => listener.take(n, event));
-    });
+    send("listen", path).then((history) => history.forEach((event, n) => take(n, event)));
     return () => listeners.delete(listener);
   };
   const close = () => model.off("msg:custom", onMessage);
