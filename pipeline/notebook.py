@@ -16,12 +16,12 @@ listens on a port: a hosted notebook (Colab) shows it as a local one does.
 Watching it learn: `pad(model, watch=test_data, epochs=EPOCHS)` shown before the training
 cell, whose loop tells it `learned(epoch, cut, losses)` after each piece of batches,
 `tested(epoch, loss, accuracy)` after each test pass and `trained()` at the end. Between two
-pieces it pushes the page's own live events (pipeline/live.py's: the losses, the test
-accuracy, the first convolution's filters, the test digits read wrong) and the drawing read
-by the network as it is now, to the page's own live panel (web/live.js). The kernel answers
-the widget's questions only between cells: the pushed events need none, but a drawing made
-while the cell trains is read when it ends (and under Run All, the widget's first questions
-too: its pad is then read once training is over).
+pieces it takes a copy of the network, which reads the drawing until the next piece (Learning),
+and pushes the page's own live events (pipeline/live.py's: the losses, the test accuracy, the
+first convolution's filters, the test digits read wrong, and the latest drawing read by the
+copy) to the page's own live panel (web/live.js). A kernel with subshells (ipykernel 7 under
+JupyterLab 4) answers the widget's own questions in a thread of its own as the cell trains;
+an older kernel answers them once the cell has ended, and the pushed events carry the rest.
 """
 from __future__ import annotations
 
@@ -35,12 +35,28 @@ from torch import nn
 
 import common
 
-from . import checkpoints, live
+from . import checkpoints, explain, live
 from .answers import BadRequest
+from .device import cpu_copy
 from .page import WEB, Page, make_page
 
 LOSS_EVERY = 10  # batches between two points of the loss on the chart (the scripts' log interval)
 TEST_BATCH = 1000
+UNPAUSABLE = "the notebook's cell trains it: the kernel's stop button (■) stops it"
+
+
+class Learning:
+    """Page.live for a network that the notebook's cell trains: the drawing is read by a copy
+    of it taken between two pieces of batches (Pad.learned), never by the network mid-step.
+    A kernel with subshells (ipykernel 7 under JupyterLab 4) answers the widget in a thread of
+    its own while the cell trains; an older one, once the cell has ended."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.shown: tuple[explain.Explainer, float | None] = (explain.Explainer(cpu_copy(model)), 0.0)
+        self.state = "training"  # then "finished"
+
+    def ask(self, what: str) -> dict[str, Any]:
+        raise live.Refused(UNPAUSABLE)
 
 
 class Pad(anywidget.AnyWidget):
@@ -63,7 +79,7 @@ class Pad(anywidget.AnyWidget):
         kind, path, body = content.get("kind"), content.get("path"), content.get("body")
         try:
             if kind == "listen":
-                reply = {"answer": self.events}
+                reply = {"answer": list(self.events)}
             else:
                 if path == "/api/predict" and isinstance(body, dict):
                     self.picture = {k: body[k] for k in ("image", "pixels") if k in body}
@@ -89,8 +105,7 @@ class Pad(anywidget.AnyWidget):
         at = lambda batch: round(epoch - 1 + batch / len(cut), 4)
         if not self.events:
             self.push({"type": "start", "epochs": self.epochs, "batches": len(cut), "from": 0,
-                       "checkpoint": None, "torchrun": False, "lr": None,
-                       "unpausable": "the notebook's cell trains it: the kernel's stop button stops it"})
+                       "checkpoint": None, "torchrun": False, "lr": None, "unpausable": UNPAUSABLE})
         for i in range(cut.start, cut.stop):
             if i % LOSS_EVERY == 0:
                 self.push({"type": "loss", "x": at(i), "loss": float(losses[i - cut.start]), "lr": None})
@@ -103,18 +118,22 @@ class Pad(anywidget.AnyWidget):
 
     def trained(self) -> None:
         """Training is over: the page becomes the trained network's."""
-        self.page.info = {**self.page.info, "live": "finished"}
+        self.page.live.shown, self.page.live.state = (self.page.explainer, None), "finished"
         tests = [e for e in self.events if e["type"] == "test"]
         line = f"trained {tests[-1]['x']} epochs: {tests[-1]['accuracy']:.2f}% of the test set" \
             if tests else "trained"
         self.push({"type": "end", "line": line})
 
     def snapshot(self, at: float) -> None:
-        model = self.page.explainer.model
-        event = {"type": "snapshot", "x": at, "filters": live.filters(model),
+        """The network as it is now: a copy that reads the drawing until the next piece, its
+        filters and its mistakes, and the latest drawing read by it."""
+        model = self.page.explainer.model  # the one the cell trains: here, between two pieces
+        copy = cpu_copy(model)
+        self.page.live.shown = (explain.Explainer(copy), at)
+        event = {"type": "snapshot", "x": at, "filters": live.filters(copy),
                  "mistakes": {"x": at, **live.mistakes(model, self.watch, TEST_BATCH)}}
-        if self.picture:  # the drawing, read by the network as it is now
-            event["answer"] = {**self.page.reply("/api/predict", self.picture), "at": at}
+        if self.picture:
+            event["answer"] = self.page.reply("/api/predict", self.picture)
         self.push(event)
 
 
@@ -137,5 +156,5 @@ def pad(model: nn.Module, weights: str | None = None, watch: common.Split | None
         pen_digits = loaded["args"].get("pen_digits", "none") if loaded else None
     shown = make_page(model, network, pen_digits=pen_digits)
     if watch is not None:
-        shown.info["live"] = "training"
+        shown.live = Learning(model)
     return Pad(shown, watch, epochs)

@@ -95,7 +95,8 @@ def test_a_view_that_listens_late_gets_every_event_once(widget):
 
 def test_a_pad_watching_its_network_learn_pushes_the_page_s_live_events(trained, widget):
     """Between two pieces: the losses at every tenth batch, the filters, the mistakes and the
-    drawing asked about last, read by the network as it is then; the test pass; the end."""
+    drawing asked about last, read by a copy of the network taken then, which answers the
+    widget until the next piece (never the network being trained); the test pass; the end."""
     import torch
 
     import common
@@ -113,6 +114,10 @@ def test_a_pad_watching_its_network_learn_pushes_the_page_s_live_events(trained,
     ask(watching, "/api/predict", drawing)
     cut = common.Batches(test, torch.arange(len(test)), 64, 0, 5)  # 8 batches an epoch
     watching.learned(2, cut, torch.tensor([2.0, 1.9, 1.8, 1.7, 1.6]))
+    read_then = ask(watching, "/api/predict", drawing)["answer"]["probabilities"]
+    with torch.no_grad():
+        model.fc.weight.add_(1.0)  # the cell trains on: the copy taken at the piece reads on
+    assert ask(watching, "/api/predict", drawing)["answer"]["probabilities"] == read_then
     watching.tested(2, 0.5, 91.25)
     watching.trained()
     events = [m["event"] for m in watching.sent]
@@ -120,11 +125,11 @@ def test_a_pad_watching_its_network_learn_pushes_the_page_s_live_events(trained,
     assert events[0]["batches"] == 8 and events[1] == {"type": "loss", "x": 1.0, "loss": 2.0, "lr": None}
     snapshot = events[2]
     assert snapshot["x"] == 1.625 and snapshot["answer"]["at"] == 1.625
-    again = ask(watching, "/api/predict", drawing)["answer"]  # the same drawing, the same network
-    assert snapshot["answer"]["probabilities"] == again["probabilities"]
+    assert snapshot["answer"]["probabilities"] == read_then  # the same drawing, the same copy
     assert len(snapshot["filters"]["values"]) == 10 and snapshot["mistakes"]["searched"] == 500
     assert events[4]["line"] == "trained 2 epochs: 91.25% of the test set"
     assert ask(watching, "/api/info")["answer"]["live"] == "finished"
+    assert ask(watching, "/api/predict", drawing)["answer"]["at"] is None  # the trained network
 
 
 def test_the_widget_carries_every_module_the_page_imports():

@@ -6,6 +6,7 @@
     python -m tools.benchmark --data-dir ../shared/data --networks deep_cnn inception_v3_cnn --no-time-to-accuracy
     python -m tools.benchmark --prediction-time --networks simple_cnn inception_cnn deep_cnn
     python -m tools.benchmark --drawing --networks simple_cnn inception_cnn --repeats 10
+    python -m tools.benchmark --drawing --notebook --networks simple_cnn inception_cnn --repeats 10
     python -m tools.benchmark --pen-digits --data-dir ../shared/data --repeats 3
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
@@ -38,7 +39,9 @@ Playwright): each mouse move while a 7 is drawn, median and 90th percentile, wit
 answers arriving and, alternating with it, with the page's requests refused, which leaves
 the page's pointer handling and one frame (`--repeats` sevens each way, at least 5); and the
 page's main-thread time for each answer it drew. It needs no data (the network is untrained;
-its answers are the same size).
+its answers are the same size). With `--notebook` it draws instead on the page and on the
+notebook's widget in JupyterLab (pipeline/notebook.py: the same modules, answered by the
+kernel), alternating in one Chromium, each answer waited for: a move and an answer drawn on each.
 
 `--live` instead times what watching a run costs it: the simple CNN's lecture epoch
 (training and the test pass, the script's "s/epoch"), as `simple_cnn.py --epochs 1` trains
@@ -217,6 +220,9 @@ def main() -> None:
     p.add_argument("--drawing", action="store_true",
                    help="time each mouse move on the --serve page's pad in Chromium, answers "
                         "arriving and answers refused, per network instead (default: off)")
+    p.add_argument("--notebook", action="store_true",
+                   help="with --drawing: the notebook's widget in JupyterLab beside the page, "
+                        "alternating (default: the page alone)")
     p.add_argument("--pen-digits", action="store_true",
                    help="time the simple CNN's handwriting epoch with and without the pen "
                         "digits, and the page's pad drawing a 7 and a pen digit (default: off)")
@@ -231,6 +237,8 @@ def main() -> None:
         return print_prediction_times(args.networks)
     if args.drawing:
         try:
+            if args.notebook:
+                return print_side_by_side(args.networks, args.repeats)
             return print_drawing_times(args.networks, args.repeats, args.record)
         except UserError as e:
             raise SystemExit(f"error: {e}")
@@ -366,6 +374,75 @@ def drawing_times(module, repeats: int, strokes=None) -> dict[str, list[float]]:
             page.unroute("**/api/*")
         chromium.close()
     return times
+
+
+def side_by_side_times(module, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each mouse move while a 7 is drawn on the --serve page's pad and on the
+    notebook's widget in JupyterLab (pipeline/notebook.py), one Chromium, alternating
+    `repeats` times, each answer waited for; each one's milliseconds drawing an answer; then
+    the moves with no answer coming: the page's requests refused, the widget's kernel busy."""
+    import tempfile
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser, jupyter
+
+    times = {k: [] for k in ("page", "widget", "page drawn", "widget drawn", "page refused",
+                             "widget held")}
+    with serving(module) as url, tempfile.TemporaryDirectory() as folder, \
+            jupyter.lab(Path(folder)) as lab, sync_playwright() as p:
+        chromium = browser.launch(p)
+        notebook = jupyter.open_notebook(chromium, lab, jupyter.pad_notebook(Path(folder), module.__name__))
+        jupyter.run_all(notebook, 300)
+        places = {"page": (browser.open_page(chromium, url), None),
+                  "widget": (notebook, jupyter.widgets(notebook).last)}
+        for r in range(repeats + 1):  # the first of each warms it
+            for name, (page, where) in places.items():
+                page.bring_to_front()  # a tab behind the other gets fewer frames
+                moves = browser.draw(page, browser.SEVEN, where=where)
+                browser.read(page, where)
+                if r:
+                    times[name] += moves
+                    times[f"{name} drawn"] += browser.drawing_times(page, where)
+        times["page refused"], times["widget held"] = unanswered_moves(places, repeats)
+        chromium.close()
+    return times
+
+
+def unanswered_moves(places: dict, repeats: int) -> tuple[list[float], list[float]]:
+    """Mouse moves with no answer to draw: the page's requests refused, and the widget's
+    waiting behind a cell that keeps the kernel busy (interrupted after)."""
+    from tools import browser, jupyter
+
+    refused, held = [], []
+    page, _ = places["page"]
+    notebook, widget = places["widget"]
+    page.route("**/api/*", lambda route: route.fulfill(status=400, json={"error": "refused"}))
+    jupyter.busy(notebook)
+    for _ in range(repeats):
+        page.bring_to_front()
+        refused += browser.draw(page, browser.SEVEN)
+        notebook.bring_to_front()
+        held += browser.draw(notebook, browser.SEVEN, where=widget)
+    jupyter.interrupt(notebook)
+    page.unroute("**/api/*")
+    return refused, held
+
+
+def print_side_by_side(names: list[str], repeats: int) -> None:
+    """--drawing --notebook: the page's mouse moves and the widget's, side by side."""
+    repeats = max(repeats, 5)
+    print(f"{cpu_line()}; {repeats} sevens on each, alternating; median, p90 (ms)")
+    columns = ("page", "widget", "page refused", "widget held", "page drawn", "widget drawn")
+    print(f"{'network':<16} {'a move, page':>16} {'a move, widget':>16} {'no answer, page':>16} "
+          f"{'no answer, widget':>18} {'drawing, page':>14} {'drawing, widget':>16}")
+    found = networks.find()
+    for name in names:
+        t = side_by_side_times(found[name], repeats)
+        cells = [spread(t[c], 1 if c.endswith("drawn") else 1000) for c in columns]
+        print(f"{name:<16} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} {cells[3]:>18} "
+              f"{cells[4]:>14} {cells[5]:>16}", flush=True)
 
 
 def print_drawing_times(names: list[str], repeats: int, record: bool = False) -> None:

@@ -95,9 +95,10 @@ def shown(page) -> str:
     return digit
 
 
-def drawing_times(page) -> list[float]:
-    """The page's main-thread milliseconds for each answer it drew since Clear (it notes them)."""
-    noted = page.get_attribute("#timing", "data-drawn-ms")
+def drawing_times(page, where=None) -> list[float]:
+    """The page's main-thread milliseconds for each answer it drew since Clear (it notes
+    them), on the page or in `where` (a notebook's widget)."""
+    noted = (where or page).locator("#timing").get_attribute("data-drawn-ms")
     return [float(t) for t in noted.split()] if noted else []
 
 

@@ -123,6 +123,24 @@ def add_cell(page, source: str, seconds: float = 60) -> None:
     finished(page, seconds)
 
 
+def busy(page) -> None:
+    """A cell added and started that keeps the kernel busy until interrupted (the widget's
+    questions wait behind it, as behind a training cell)."""
+    page.evaluate("""() => {
+        const nb = window.jupyterapp.shell.currentWidget, shared = nb.content.model.sharedModel;
+        shared.insertCell(shared.cells.length, {cell_type: "code", source: "import threading\\nthreading.Event().wait()"});
+        nb.content.activeCellIndex = shared.cells.length - 1;
+        window.jupyterapp.commands.execute("notebook:run-cell");
+    }""")
+    page.wait_for_function(f"() => {NOTEBOOK}.sessionContext.session.kernel.status === 'busy'")
+
+
+def interrupt(page) -> None:
+    """The kernel interrupted (as the toolbar's stop button does), and idle again."""
+    page.evaluate(f"() => {NOTEBOOK}.sessionContext.session.kernel.interrupt()")
+    page.wait_for_function(f"() => {NOTEBOOK}.sessionContext.session.kernel.status === 'idle'")
+
+
 def finished(page, seconds: float) -> None:
     """Wait until every code cell has run and the kernel is idle, or one has failed."""
     state = page.wait_for_function(f"""() => {{
@@ -135,6 +153,21 @@ def finished(page, seconds: float) -> None:
     if failed:
         e = failed[0]
         raise UserError(f"a cell failed: {e['ename']}: {e['evalue']}")
+
+
+def pad_notebook(folder: Path, network: str) -> str:
+    """A notebook in `folder` of one cell: the pad of `network`'s untrained Net (the
+    project importable from anywhere). Its name."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+                                     f"import {network}\nfrom pipeline.notebook import pad\n"
+                                     f"pad({network}.Net())")
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / "pad.ipynb")
+    return "pad.ipynb"
 
 
 def widgets(page):

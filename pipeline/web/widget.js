@@ -12,6 +12,9 @@ function render({ model, el }) {
   const body = new DOMParser().parseFromString(files["index.html"], "text/html").body;
   root.append(style, ...[...body.children].filter((e) => e.tagName !== "SCRIPT"));
   for (const home of root.querySelectorAll(".home")) home.textContent = "in this notebook's kernel";
+  // The notebook's own handlers stay out of the page: a press in it is not the start of a
+  // selection of cells, which would follow every later move of the pen across the notebook.
+  for (const type of ["mousedown", "pointerdown"]) root.addEventListener(type, (event) => event.stopPropagation());
   el.replaceChildren(root);
   const kernel = kernelSide(model);
   const modules = importable(files);
