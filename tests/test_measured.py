@@ -52,3 +52,10 @@ def test_the_readme_s_mouse_move_is_the_one_measured():
     move = json.loads(measured.PATH.read_text())["drawing"]["simple_cnn"]["move_ms"]
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"A mouse move waits {move:.0f} ms in Chromium while answers arrive" in readme
+
+
+def test_the_readme_s_notebook_mouse_move_is_the_one_measured():
+    m = json.loads(measured.PATH.read_text())["drawing in a notebook"]["simple_cnn"]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (f"A mouse move on it waits {m['widget_move_ms']:.0f} ms beside the page's "
+            f"{m['page_move_ms']:.0f} ms in one run") in readme

@@ -227,7 +227,7 @@ def main() -> None:
                    help="time the simple CNN's handwriting epoch with and without the pen "
                         "digits, and the page's pad drawing a 7 and a pen digit (default: off)")
     p.add_argument("--record", action="store_true",
-                   help="with --drawing: write the medians to docs/measured.json (default: "
+                   help="with --drawing (and --notebook): write the medians to docs/measured.json (default: "
                         "print them only)")
     p.add_argument("--live", action="store_true",
                    help="time the simple CNN's epoch with and without the --serve page "
@@ -238,7 +238,7 @@ def main() -> None:
     if args.drawing:
         try:
             if args.notebook:
-                return print_side_by_side(args.networks, args.repeats)
+                return print_side_by_side(args.networks, args.repeats, args.record)
             return print_drawing_times(args.networks, args.repeats, args.record)
         except UserError as e:
             raise SystemExit(f"error: {e}")
@@ -379,8 +379,8 @@ def drawing_times(module, repeats: int, strokes=None) -> dict[str, list[float]]:
 def side_by_side_times(module, repeats: int) -> dict[str, list[float]]:
     """Seconds of each mouse move while a 7 is drawn on the --serve page's pad and on the
     notebook's widget in JupyterLab (pipeline/notebook.py), one Chromium, alternating
-    `repeats` times, each answer waited for; each one's milliseconds drawing an answer; then
-    the moves with no answer coming: the page's requests refused, the widget's kernel busy."""
+    `repeats` times, each answer waited for; the answers each drew while a 7 was drawn, and
+    each one's milliseconds drawing it."""
     import tempfile
     from pathlib import Path
 
@@ -388,8 +388,7 @@ def side_by_side_times(module, repeats: int) -> dict[str, list[float]]:
 
     from tools import browser, jupyter
 
-    times = {k: [] for k in ("page", "widget", "page drawn", "widget drawn", "page refused",
-                             "widget held")}
+    times = {f"{place} {what}": [] for place in ("page", "widget") for what in ("move", "answers", "drawn")}
     with serving(module) as url, tempfile.TemporaryDirectory() as folder, \
             jupyter.lab(Path(folder)) as lab, sync_playwright() as p:
         chromium = browser.launch(p)
@@ -402,47 +401,39 @@ def side_by_side_times(module, repeats: int) -> dict[str, list[float]]:
                 page.bring_to_front()  # a tab behind the other gets fewer frames
                 moves = browser.draw(page, browser.SEVEN, where=where)
                 browser.read(page, where)
+                drawn = browser.drawing_times(page, where)
                 if r:
-                    times[name] += moves
-                    times[f"{name} drawn"] += browser.drawing_times(page, where)
-        times["page refused"], times["widget held"] = unanswered_moves(places, repeats)
+                    times[f"{name} move"] += moves
+                    times[f"{name} answers"].append(len(drawn))
+                    times[f"{name} drawn"] += drawn
         chromium.close()
     return times
 
 
-def unanswered_moves(places: dict, repeats: int) -> tuple[list[float], list[float]]:
-    """Mouse moves with no answer to draw: the page's requests refused, and the widget's
-    waiting behind a cell that keeps the kernel busy (interrupted after)."""
-    from tools import browser, jupyter
-
-    refused, held = [], []
-    page, _ = places["page"]
-    notebook, widget = places["widget"]
-    page.route("**/api/*", lambda route: route.fulfill(status=400, json={"error": "refused"}))
-    jupyter.busy(notebook)
-    for _ in range(repeats):
-        page.bring_to_front()
-        refused += browser.draw(page, browser.SEVEN)
-        notebook.bring_to_front()
-        held += browser.draw(notebook, browser.SEVEN, where=widget)
-    jupyter.interrupt(notebook)
-    page.unroute("**/api/*")
-    return refused, held
-
-
-def print_side_by_side(names: list[str], repeats: int) -> None:
-    """--drawing --notebook: the page's mouse moves and the widget's, side by side."""
+def print_side_by_side(names: list[str], repeats: int, record: bool = False) -> None:
+    """--drawing --notebook: the page's mouse moves and the widget's, side by side; `record`:
+    the medians into docs/measured.json (the README's figures)."""
     repeats = max(repeats, 5)
-    print(f"{cpu_line()}; {repeats} sevens on each, alternating; median, p90 (ms)")
-    columns = ("page", "widget", "page refused", "widget held", "page drawn", "widget drawn")
-    print(f"{'network':<16} {'a move, page':>16} {'a move, widget':>16} {'no answer, page':>16} "
-          f"{'no answer, widget':>18} {'drawing, page':>14} {'drawing, widget':>16}")
+    print(f"{cpu_line()}; {repeats} sevens on each, alternating; median, p90")
+    print(f"{'network':<16} {'a move (ms): page':>18} {'widget':>16} {'answers a 7: page':>18} "
+          f"{'widget':>7} {'drawing one (ms): page':>23} {'widget':>16}")
     found = networks.find()
     for name in names:
         t = side_by_side_times(found[name], repeats)
-        cells = [spread(t[c], 1 if c.endswith("drawn") else 1000) for c in columns]
-        print(f"{name:<16} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} {cells[3]:>18} "
-              f"{cells[4]:>14} {cells[5]:>16}", flush=True)
+        print(f"{name:<16} {spread(t['page move']):>18} {spread(t['widget move']):>16} "
+              f"{statistics.median(t['page answers']):>18} {statistics.median(t['widget answers']):>7} "
+              f"{spread(t['page drawn'], 1):>23} {spread(t['widget drawn'], 1):>16}", flush=True)
+        if record:
+            from importlib.metadata import version
+
+            from tools import measured
+            measured.record("drawing in a notebook", name, {
+                "page_move_ms": round(1000 * middle(t["page move"]), 1),
+                "widget_move_ms": round(1000 * middle(t["widget move"]), 1),
+                "page_answers": statistics.median(t["page answers"]),
+                "widget_answers": statistics.median(t["widget answers"]),
+                "sevens": repeats, "browser": "Chromium",
+                "front end": f"JupyterLab {version('jupyterlab')}, ipykernel {version('ipykernel')}"})
 
 
 def print_drawing_times(names: list[str], repeats: int, record: bool = False) -> None:

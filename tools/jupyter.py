@@ -123,24 +123,6 @@ def add_cell(page, source: str, seconds: float = 60) -> None:
     finished(page, seconds)
 
 
-def busy(page) -> None:
-    """A cell added and started that keeps the kernel busy until interrupted (the widget's
-    questions wait behind it, as behind a training cell)."""
-    page.evaluate("""() => {
-        const nb = window.jupyterapp.shell.currentWidget, shared = nb.content.model.sharedModel;
-        shared.insertCell(shared.cells.length, {cell_type: "code", source: "import threading\\nthreading.Event().wait()"});
-        nb.content.activeCellIndex = shared.cells.length - 1;
-        window.jupyterapp.commands.execute("notebook:run-cell");
-    }""")
-    page.wait_for_function(f"() => {NOTEBOOK}.sessionContext.session.kernel.status === 'busy'")
-
-
-def interrupt(page) -> None:
-    """The kernel interrupted (as the toolbar's stop button does), and idle again."""
-    page.evaluate(f"() => {NOTEBOOK}.sessionContext.session.kernel.interrupt()")
-    page.wait_for_function(f"() => {NOTEBOOK}.sessionContext.session.kernel.status === 'idle'")
-
-
 def finished(page, seconds: float) -> None:
     """Wait until every code cell has run and the kernel is idle, or one has failed."""
     state = page.wait_for_function(f"""() => {{
@@ -175,6 +157,10 @@ def widgets(page):
     return page.locator(".lecture10-page")
 
 
+def named(shot: Path, part: str) -> Path:
+    return shot.with_stem(f"{shot.stem}-{part}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description="lecture10.ipynb run top to bottom in JupyterLab, "
                                 "its widget drawn on and photographed")
@@ -187,7 +173,7 @@ def main() -> None:
 
 def shoot(data_dir: Path, shot: Path, quick: bool) -> None:
     """The notebook in a copy of the project, its pad after a 7 drawn, photographed in
-    JupyterLab: its top (`shot`) and its layers (`shot` with -layers)."""
+    JupyterLab: its top (`shot`), its layers (-layers), and the training cell's pad (-live)."""
     from playwright.sync_api import sync_playwright
 
     from tools import browser
@@ -204,8 +190,9 @@ def shoot(data_dir: Path, shot: Path, quick: bool) -> None:
             widget = widgets(page).last
             browser.draw(page, browser.SEVEN, where=widget)
             print("the widget reads", browser.read(page, widget))
-            for part, name in ((widget, shot), (widget.locator("#layers-panel"),
-                                                shot.with_stem(shot.stem + "-layers"))):
+            parts = ((widget, shot), (widget.locator("#layers-panel"), named(shot, "layers")),
+                     (widgets(page).first.locator("#live-panel"), named(shot, "live")))
+            for part, name in parts:
                 part.evaluate("(e) => e.scrollIntoView({block: 'start'})")
                 page.screenshot(path=str(name))
                 print(f"wrote {name}")
