@@ -44,6 +44,10 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         p.error("--evaluate and --predict need --load PATH (the weights to use)")
     if args.resume and args.load:
         p.error("--resume continues a run with its own weights; leave out --load")
+    if args.onnxruntime and not args.export_page:
+        p.error("--onnxruntime gives --export-page its runtime: it needs --export-page DIR")
+    if args.export_page and os.path.exists(args.export_page) and not os.path.isdir(args.export_page):
+        p.error(f"--export-page {args.export_page}: not a folder")
     if args.compare and not args.serve:
         p.error("--compare puts a second network on the page: it needs --serve")
     if args.explain and not os.path.isfile(args.explain):
@@ -73,9 +77,9 @@ def check_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 
 def check_tensorboard(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    if args.load and (args.evaluate or args.predict or args.export_onnx):
+    if args.load and (args.evaluate or args.predict or args.export_onnx or args.export_page):
         p.error("--tensorboard records a training run; with --load it needs no --evaluate, "
-                "--predict or --export-onnx")
+                "--predict, --export-onnx or --export-page")
     folder = os.path.abspath(args.tensorboard)
     if os.path.exists(folder) and not os.path.isdir(folder):
         p.error(f"--tensorboard {args.tensorboard}: not a folder")

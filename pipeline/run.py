@@ -12,7 +12,7 @@ from torch import nn
 import common
 
 from . import (attribute, board, checkpoints, distributed, explain, export, networks, report,
-               serve)
+               serve, static)
 from . import data
 from .data import Step, load_digit
 from .device import device_forward, make_deterministic, pick_device, prepare_model
@@ -54,6 +54,9 @@ def run(net_factory: Callable[[], nn.Module], settings: Settings,
         return
     training, server = watched(network, model, device, settings, resumed)
     train(training, server)
+    if settings.export_page and distributed.is_main():
+        static.export_page(model, network, settings.export_page, settings.onnxruntime,
+                           settings.pen_digits)
     if distributed.is_main():
         look_inside(model, network, settings, picture, own_plot=True, server=server)
 
@@ -94,8 +97,11 @@ def use_loaded(model: nn.Module, network: str, device: torch.device, settings: S
     if settings.export_onnx and distributed.is_main():
         test_data = data.load_mnist(settings.data_dir, device)[1]
         export.export_onnx(model, settings.export_onnx, test_data, settings.test_batch_size)
+    if settings.export_page and distributed.is_main():
+        static.export_page(model, network, settings.export_page, settings.onnxruntime,
+                           loaded["args"].get("pen_digits", "none") if loaded else None)
     if not (settings.predict or settings.evaluate or settings.export_onnx or settings.explain
-            or settings.serve):
+            or settings.serve or settings.export_page):
         return False  # --load alone: train from these weights
     if distributed.is_main():  # a checkpoint says what trained it; a weights file does not
         trained_with = loaded["args"].get("pen_digits", "none") if loaded else None

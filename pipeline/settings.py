@@ -193,6 +193,13 @@ class Settings:
     export_onnx: str | None = setting(
         None, "export the trained network (or, with --load, those weights, training nothing) "
         "to ONNX, checked with onnxruntime on the test set", "state", metavar="PATH.onnx")
+    export_page: str | None = setting(
+        None, "write the trained network's page (or, with --load, those weights') as a static "
+        "site for any browser: the network run by onnxruntime-web, no Python behind it",
+        "state", metavar="DIR")
+    onnxruntime: str | None = setting(
+        None, "with --export-page: onnxruntime-web's npm package, unpacked, instead of npm "
+        "fetching it (and keeping it in ~/.cache/lecture10)", "state", metavar="FOLDER")
     # look at the run
     tensorboard: str | None = setting(
         None, "TensorBoard logs here: the metrics at every test pass; the plot's figures, "

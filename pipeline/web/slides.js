@@ -23,7 +23,12 @@ export function initSlides(page) {
 }
 
 async function loadExamples(slides) {
-  slides.examples = await slides.page.ask("/api/examples");
+  try {
+    slides.examples = await slides.page.ask("/api/examples");
+  } catch (error) {
+    slides.$("slide-error").textContent = error.message;
+    return;
+  }
   slides.$("example").replaceChildren(...slides.examples.map((e, i) => new Option(e.title, i)));
   pick(slides, 0);
 }
