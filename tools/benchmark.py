@@ -7,6 +7,7 @@
     python -m tools.benchmark --prediction-time --networks simple_cnn inception_cnn deep_cnn
     python -m tools.benchmark --drawing --networks simple_cnn inception_cnn --repeats 10
     python -m tools.benchmark --drawing --notebook --networks simple_cnn inception_cnn --repeats 10
+    python -m tools.benchmark --drawing --static --networks simple_cnn inception_cnn --repeats 10
     python -m tools.benchmark --pen-digits --data-dir ../shared/data --repeats 3
 
 The lecture's pipeline is its own code brought up to date: a DataLoader over
@@ -42,6 +43,9 @@ page's main-thread time for each answer it drew. It needs no data (the network i
 its answers are the same size). With `--notebook` it draws instead on the page and on the
 notebook's widget in JupyterLab (pipeline/notebook.py: the same modules, answered by the
 kernel), alternating in one Chromium, each answer waited for: a move and an answer drawn on each.
+With `--static` it opens and draws instead on the page and on the `--export-page` site (the
+network in onnxruntime-web, served by http.server), alternating: the seconds from opening to
+the first answer, and each move.
 
 `--live` instead times what watching a run costs it: the simple CNN's lecture epoch
 (training and the test pass, the script's "s/epoch"), as `simple_cnn.py --epochs 1` trains
@@ -223,6 +227,10 @@ def main() -> None:
     p.add_argument("--notebook", action="store_true",
                    help="with --drawing: the notebook's widget in JupyterLab beside the page, "
                         "alternating (default: the page alone)")
+    p.add_argument("--static", action="store_true",
+                   help="with --drawing: the --export-page site (served by http.server) beside "
+                        "the --serve page: opening to the first answer, and each mouse move "
+                        "(default: the page alone)")
     p.add_argument("--pen-digits", action="store_true",
                    help="time the simple CNN's handwriting epoch with and without the pen "
                         "digits, and the page's pad drawing a 7 and a pen digit (default: off)")
@@ -239,6 +247,8 @@ def main() -> None:
         try:
             if args.notebook:
                 return print_side_by_side(args.networks, args.repeats, args.record)
+            if args.static:
+                return print_static_side_by_side(args.networks, args.repeats)
             return print_drawing_times(args.networks, args.repeats, args.record)
         except UserError as e:
             raise SystemExit(f"error: {e}")
@@ -434,6 +444,69 @@ def print_side_by_side(names: list[str], repeats: int, record: bool = False) -> 
                 "widget_answers": statistics.median(t["widget answers"]),
                 "sevens": repeats, "browser": "Chromium",
                 "front end": f"JupyterLab {version('jupyterlab')}, ipykernel {version('ipykernel')}"})
+
+
+@contextlib.contextmanager
+def static_site(module):
+    """`module`'s untrained network exported by --export-page into a folder served by the
+    standard library's http.server: its URL."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from pipeline import static
+
+    with tempfile.TemporaryDirectory() as folder:
+        static.export_page(module.Net(), module.__name__, folder, None)
+        proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                 "--directory", folder, "0"], stdout=subprocess.PIPE, text=True)
+        try:
+            port = proc.stdout.readline().split(" port ")[1].split()[0]
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def static_times(module, repeats: int) -> dict[str, list[float]]:
+    """The --serve page and the --export-page site side by side in one Chromium, alternating
+    `repeats` times: seconds from opening the page to its first answer (the pen digit it opens
+    with, read), and each mouse move while a 7 is drawn, each answer waited for."""
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser
+
+    times = {f"{place} {what}": [] for place in ("page", "static") for what in ("open", "move")}
+    with serving(module) as served, static_site(module) as site, sync_playwright() as p:
+        chromium = browser.launch(p)
+        for r in range(repeats + 1):  # the first of each warms it
+            for name, url in (("page", served), ("static", site)):
+                page = chromium.new_page(viewport={"width": 1200, "height": 1400})
+                started = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function("() => document.querySelector('.digit').textContent !== '–'")
+                opened = time.perf_counter() - started
+                moves = browser.draw(page, browser.SEVEN)
+                browser.read(page)
+                if r:
+                    times[f"{name} open"].append(opened)
+                    times[f"{name} move"] += moves
+                page.close()
+        chromium.close()
+    return times
+
+
+def print_static_side_by_side(names: list[str], repeats: int) -> None:
+    """--drawing --static: the server's page and the static site's, side by side."""
+    repeats = max(repeats, 5)
+    print(f"{cpu_line()}; {repeats} openings and sevens on each, alternating; median, p90 (ms)")
+    print(f"{'network':<16} {'open to first answer: page':>27} {'static':>16} "
+          f"{'a move: page':>16} {'static':>16}")
+    found = networks.find()
+    for name in names:
+        t = static_times(found[name], repeats)
+        print(f"{name:<16} {spread(t['page open']):>27} {spread(t['static open']):>16} "
+              f"{spread(t['page move']):>16} {spread(t['static move']):>16}", flush=True)
 
 
 def print_drawing_times(names: list[str], repeats: int, record: bool = False) -> None:

@@ -15,11 +15,11 @@ const MEAN = 0.1307, STD = 0.3081;
 // Pillow's integer luma (L = R 299/1000 + G 587/1000 + B 114/1000, rounded).
 export function greyOf(image) {
   const { width: w, height: h, data } = image, grey = [];
+  const paper = (v, a) => (a === 255 ? v : Math.round((v * a + 255 * (255 - a)) / 255));
   for (let y = 0; y < h; y++) {
     const row = new Array(w);
-    for (let x = 0; x < w; x++) {
-      const i = 4 * (y * w + x), a = data[i + 3];
-      const [r, g, b] = [0, 1, 2].map((c) => a === 255 ? data[i + c] : Math.round((data[i + c] * a + 255 * (255 - a)) / 255));
+    for (let x = 0, i = 4 * y * w; x < w; x++, i += 4) {
+      const a = data[i + 3], r = paper(data[i], a), g = paper(data[i + 1], a), b = paper(data[i + 2], a);
       row[x] = Math.fround(((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255);
     }
     grey.push(row);
@@ -52,12 +52,22 @@ function inkBox(grey, steps) {  // light ink on dark paper from 0 to 1, cut to t
   }
   const paper = median(border), brightest = Math.max(...grey.map((r) => Math.max(...r)));
   const span = Math.max(brightest - paper, 1e-6);
-  const ink = grey.map((r) => r.map((v) => Math.min(1, Math.max(0, Math.fround((v - paper) / span)))));
-  steps.push({ name: "paper and ink", pixels: ink, note: `the border is ${light ? "light" : "dark"} paper: ${light ? "inverted, so" : "kept;"} paper ${paper.toFixed(2)} → 0, the brightest ink ${brightest.toFixed(2)} → 1` });
   let [top, bottom, left, right] = [h, -1, w, -1];
-  ink.forEach((r, y) => r.forEach((v, x) => {
-    if (v > 0.25) [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
-  }));
+  const ink = grey.map((r, y) => {
+    const row = new Array(w);
+    for (let x = 0; x < w; x++) {
+      const v = Math.min(1, Math.max(0, Math.fround((r[x] - paper) / span)));
+      row[x] = v;
+      if (v > 0.25) {
+        if (y < top) top = y;
+        bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+    return row;
+  });
+  steps.push({ name: "paper and ink", pixels: ink, note: `the border is ${light ? "light" : "dark"} paper: ${light ? "inverted, so" : "kept;"} paper ${paper.toFixed(2)} → 0, the brightest ink ${brightest.toFixed(2)} → 1` });
   if (bottom < 0) throw new Error("no digit found (the picture is blank)");
   const box = ink.slice(top, bottom + 1).map((r) => r.slice(left, right + 1));
   steps.push({ name: "the ink's box", pixels: box, note: `rows ${top}-${bottom}, columns ${left}-${right} (ink above 0.25): ${right - left + 1} x ${bottom - top + 1}` });
@@ -68,8 +78,8 @@ function scaled(ink, steps) {  // the ink's box scaled to fit 20 x 20, as MNIST'
   const [h, w] = [ink.length, ink[0].length], scale = 20 / Math.max(h, w);
   const [sw, sh] = [Math.max(1, roundHalfEven(w * scale)), Math.max(1, roundHalfEven(h * scale))];
   let small = ink;
-  if (sw !== w) small = small.map((r) => resample(r, sw));  // Pillow: the horizontal pass first
-  if (sh !== h) small = transpose(transpose(small).map((c) => resample(c, sh)));
+  if (sw !== w) small = resampleAll(small, sw);  // Pillow: the horizontal pass first
+  if (sh !== h) small = transpose(resampleAll(transpose(small), sh));
   small = small.map((r) => r.map((v) => Math.min(1, Math.max(0, v))));
   steps.push({ name: "scaled to fit 20 x 20", pixels: small, note: `x ${scale.toFixed(3)} (Lanczos): ${w} x ${h} → ${sw} x ${sh}` });
   return small;
@@ -88,24 +98,26 @@ function centred(small, steps) {  // in 28 x 28, its centre of mass at the middl
   return frame;
 }
 
-// One line of float32 values resampled to `size` as Pillow's ImagingResample does for a float
-// picture: a Lanczos (a = 3) window widened by the scale when shrinking, normalised weights,
-// sums in double, each result stored as float32.
-function resample(line, size) {
-  const scale = line.length / size, filterscale = Math.max(scale, 1), support = 3 * filterscale;
-  const out = new Array(size);
+// Lines of float32 values resampled to `size` as Pillow's ImagingResample does for a float
+// picture: a Lanczos (a = 3) window widened by the scale when shrinking, normalised weights
+// (worked out once for every line), sums in double, each result stored as float32.
+function resampleAll(lines, size) {
+  const length = lines[0].length, scale = length / size, filterscale = Math.max(scale, 1);
+  const support = 3 * filterscale, windows = [];
   for (let i = 0; i < size; i++) {
     const center = (i + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), line.length);
-    const weights = [];
-    for (let x = xmin; x < xmax; x++) weights.push(lanczos((x - center + 0.5) / filterscale));
-    const sum = weights.reduce((a, b) => a + b, 0);
-    let value = 0;
-    weights.forEach((k, j) => { value += line[xmin + j] * (sum !== 0 ? k / sum : k); });
-    out[i] = Math.fround(value);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), length);
+    const k = Float64Array.from({ length: xmax - xmin }, (_, j) => lanczos((j + xmin - center + 0.5) / filterscale));
+    const sum = k.reduce((a, b) => a + b, 0);
+    if (sum !== 0) for (let j = 0; j < k.length; j++) k[j] /= sum;
+    windows.push({ xmin, k });
   }
-  return out;
+  return lines.map((line) => windows.map(({ xmin, k }) => {
+    let value = 0;
+    for (let j = 0; j < k.length; j++) value += line[xmin + j] * k[j];
+    return Math.fround(value);
+  }));
 }
 
 function lanczos(x) {
