@@ -152,11 +152,41 @@ def write_site(out: Path, onnx_model: bytes, network: dict[str, Any], runtime: P
         if name == "index.html":  # relative links (a GitHub Pages site lives in a subfolder)
             text = text.replace(b'href="/', b'href="').replace(b'src="/app.js"', b'src="static.js"')
         (out / name).write_bytes(text)
+    (out / "README.txt").write_text(credits())
     files.write_bytes(str(out / "network.onnx"), onnx_model)
     (out / "network.json").write_text(json.dumps(network, allow_nan=False))
     (out / "ort").mkdir(exist_ok=True)
     for name in ORT_FILES:
         shutil.copyfile(runtime / name, out / "ort" / name)
+
+
+MIT = """Copyright (c) Microsoft Corporation.
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+and associated documentation files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, and to permit persons to whom the
+Software is furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING
+BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE."""
+
+
+def credits() -> str:
+    """README.txt: what the folder is, and what it ships of others' (their licences' terms)."""
+    unipen = (pens.PEN_DIGITS.parent / "README.md").read_text()
+    source = unipen[unipen.index("### Source and licence"):].split("\n", 1)[1].strip()
+    return (f"The page of a network trained on MNIST by a script of Lecture 10 (PyTorchZeroToAll), "
+            f"written by its --export-page: open index.html from any static host; it fetches "
+            f"nothing from elsewhere.\n\nnetwork.json holds {PEN_DIGITS_SHIPPED} people's pen "
+            f"digits from UNIPEN:\n\n{source}\n\nort/ is onnxruntime-web {ORT_VERSION} "
+            f"(https://github.com/microsoft/onnxruntime), under the MIT licence:\n\n{MIT}\n")
 
 
 # ----------------------------------------------------------------------------- the runtime

@@ -53,7 +53,8 @@ def test_the_export_says_its_size_and_writes_nothing_of_the_project_s_server(sit
     folder, printed = site
     names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert {"index.html", "static.js", "prepare.js", "page.js", "pad.js", "network.onnx",
-            "network.json", "ort/ort.wasm.bundle.min.mjs", "ort/ort-wasm-simd-threaded.wasm"} <= names
+            "network.json", "README.txt", "ort/ort.wasm.bundle.min.mjs",
+            "ort/ort-wasm-simd-threaded.wasm"} <= names
     assert "app.js" not in names and "widget.js" not in names
     size = sum((folder / n).stat().st_size for n in names) / 2**20
     assert re.search(rf"^page: {re.escape(str(folder))}: {size:.1f} MB \(onnxruntime-web ", printed, re.M)

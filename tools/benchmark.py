@@ -248,7 +248,7 @@ def main() -> None:
             if args.notebook:
                 return print_side_by_side(args.networks, args.repeats, args.record)
             if args.static:
-                return print_static_side_by_side(args.networks, args.repeats)
+                return print_static_side_by_side(args.networks, args.repeats, args.record)
             return print_drawing_times(args.networks, args.repeats, args.record)
         except UserError as e:
             raise SystemExit(f"error: {e}")
@@ -496,8 +496,9 @@ def static_times(module, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def print_static_side_by_side(names: list[str], repeats: int) -> None:
-    """--drawing --static: the server's page and the static site's, side by side."""
+def print_static_side_by_side(names: list[str], repeats: int, record: bool = False) -> None:
+    """--drawing --static: the server's page and the static site's, side by side; `record`:
+    the medians into docs/measured.json."""
     repeats = max(repeats, 5)
     print(f"{cpu_line()}; {repeats} openings and sevens on each, alternating; median, p90 (ms)")
     print(f"{'network':<16} {'open to first answer: page':>27} {'static':>16} "
@@ -507,6 +508,11 @@ def print_static_side_by_side(names: list[str], repeats: int) -> None:
         t = static_times(found[name], repeats)
         print(f"{name:<16} {spread(t['page open']):>27} {spread(t['static open']):>16} "
               f"{spread(t['page move']):>16} {spread(t['static move']):>16}", flush=True)
+        if record:
+            from tools import measured
+            measured.record("static page", name, {
+                **{f"{k.replace(' ', '_')}_ms": round(1000 * middle(v), 1) for k, v in t.items()},
+                "repeats": repeats, "browser": "Chromium"})
 
 
 def print_drawing_times(names: list[str], repeats: int, record: bool = False) -> None:

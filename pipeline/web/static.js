@@ -33,6 +33,9 @@ function leaveOut(page, network) {  // what needs PyTorch, said with the command
   note.innerHTML = `This page runs the network in your browser (onnxruntime-web). Where it looked (Captum), what it tolerates and the slides' pooling need PyTorch: <code>python ${network}.py --load WEIGHTS --serve</code>.`;
   page.$("answer-panel").append(note);
   for (const home of document.querySelectorAll(".home")) home.textContent = "exported from PyTorch, run in this browser";
+  const credits = document.createElement("p");  // what the folder ships of others': README.txt
+  credits.innerHTML = 'People\'s pen digits: UNIPEN (I. Guyon et al., ICPR 1994; doi:10.5281/zenodo.1195803), CC BY 4.0, changed from the original; onnxruntime-web, MIT licence: <a href="README.txt">README.txt</a>.';
+  document.querySelector("footer").append(credits);
 }
 
 async function answer(ort, session, network, path, body) {
