@@ -93,6 +93,8 @@ NETWORKS = networks.names()
 TEST_LINE = re.compile(r"^Test set: Average loss: (\d+\.\d{4}), Accuracy: (\d+)/(\d+) \((\d+)%\)$",
                        re.M)
 TRAIN_LINE = re.compile(r"^Train Epoch: (\d+) \[(\d+)/(\d+) \((\d+)%\)\]\tLoss: (\d+\.\d{6})$", re.M)
+ONNX_LINE = re.compile(r"^ONNX: (.+): test accuracy ([\d.]+)% in onnxruntime, ([\d.]+)% in "
+                       r"PyTorch; largest difference in log-probabilities ([\d.e+-]+)$", re.M)
 FINISHED = re.compile(r"^Finished: (\d+(?:\.\d+)?) epochs? in \d+\.\d s \(\d+\.\d\d s/epoch\), "
                       r"best accuracy (\d+\.\d\d)% at epoch (\d+(?:\.\d+)?), "
                       r"final (\d+\.\d\d)%(, target .*)?$", re.M)
