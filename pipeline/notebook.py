@@ -1,7 +1,7 @@
 """The page in a notebook cell: `pad(model)` draws a digit and shows how `model` reads it.
 
-An anywidget, so the same widget runs in JupyterLab, Notebook 7, VS Code and Colab. Its
-browser side is web/widget.js, which starts the page's own modules (the files --serve
+An anywidget: one widget for JupyterLab, Notebook 7, VS Code and Colab (anywidget's own
+claim; JupyterLab 4.6 is where it was tried, tests/test_widget.py). Its browser side is web/widget.js, which starts the page's own modules (the files --serve
 serves: the pad, the prediction bars, the preparation, each layer's maps, where it looked,
 the sliders, the slides) with their answers coming from this kernel: every request the page
 would send over HTTP comes as a widget message and is answered by the same `Page.reply` the
@@ -137,10 +137,13 @@ class Pad(anywidget.AnyWidget):
         self.push(event)
 
 
+HOMES = ("app.js", "static.js", "widget.js")  # each home's own start: the server's, the static site's, this
+
+
 def page_files() -> dict[str, str]:
-    """The page's files as the server serves them (the widget's own loader aside)."""
+    """The page's files as the server serves them, without the homes' own starts."""
     return {f.name: f.read_text() for f in sorted(WEB.iterdir())
-            if f.suffix in (".js", ".html", ".css") and f.name != "widget.js"}
+            if f.suffix in (".js", ".html", ".css") and f.name not in HOMES}
 
 
 def pad(model: nn.Module, weights: str | None = None, watch: common.Split | None = None,

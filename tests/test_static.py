@@ -1,16 +1,17 @@
 """--export-page DIR: the page as a static site (pipeline/static.py), run in the browser by
 onnxruntime-web with no Python behind it: it reads drawings as --predict and PyTorch do.
-(Every network's export after a dry run, checked in onnxruntime: tests/test_tools.py.)"""
+"""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, finish, limit, readline, run_process, spawn
+from conftest import NETWORKS, ROOT, finish, limit, readline, run_process, spawn
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +188,19 @@ def test_the_browser_prepares_pen_digits_as_python_does(hosted, chromium, tmp_pa
         python_input = load_digit(str(path)).numpy().ravel()
         largest = max(largest, float(np.abs(python_input - np.array(browser_input)).max()))
     assert len(found) == 50 and largest < 1e-5, largest
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_every_network_exports_or_says_why_not(network):
+    """Each network's page outputs (log-probabilities, the classifier's input, every layer's)
+    in onnxruntime within 1e-4 of PyTorch's on people's pen digits."""
+    import torch
+
+    from pipeline import networks, static
+
+    torch.manual_seed(0)
+    model = networks.load(network).Net().eval()
+    onnx_model = static.to_onnx(model)
+    assert static.largest_gap(model, onnx_model, static.check_pictures(4)) <= static.TOLERANCE
+    described = static.described(model, network, None)
+    assert json.loads(json.dumps(described))["info"]["network"] == network

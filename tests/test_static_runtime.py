@@ -87,3 +87,15 @@ def test_the_script_says_it_in_one_line_and_writes_nothing(trained, tmp_path):
     assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "site").exists()
     usage = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--onnxruntime", str(tmp_path)])
     assert usage.returncode == 2 and "--onnxruntime gives --export-page its runtime" in usage.stderr
+
+
+@pytest.mark.slow
+def test_after_training_the_script_writes_the_page(mnist_dir, tmp_path):
+    """--export-page after a (dry) run, from the runtime in the cache."""
+    cached = all((static.cache_dir() / f).is_file() for f in static.ORT_FILES)
+    if not cached:
+        pytest.skip(f"onnxruntime-web is not in {static.cache_dir()} (python -m pipeline.static)")
+    result = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--data-dir", str(mnist_dir),
+                          "--dry-run", "--export-page", str(tmp_path / "site")])
+    assert result.returncode == 0, result.stderr
+    assert f"page: {tmp_path / 'site'}: " in result.stdout and (tmp_path / "site" / "network.onnx").is_file()

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import simple_cnn
-from conftest import ONNX_LINE, ROOT, TEST_LINE, TRAIN_LINE, run, run_process
+from conftest import NETWORKS, ONNX_LINE, ROOT, TEST_LINE, TRAIN_LINE, run, run_process
 
 pytestmark = pytest.mark.slow  # python -m pytest --full
 
@@ -67,6 +67,26 @@ def test_tensorboard_with_nothing_to_train_is_a_usage_error(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- ONNX
+
+@pytest.mark.parametrize("script", NETWORKS)
+def test_every_network_exports_to_onnx_and_onnxruntime_agrees(script, mnist_dir, tmp_path,
+                                                              capsys):
+    import onnxruntime
+
+    path = tmp_path / f"{script}.onnx"
+    code, out, err = run(__import__(script), capsys, "--data-dir", str(mnist_dir), "--dry-run",
+                         "--export-onnx", str(path))
+    assert code == 0, err
+    match = ONNX_LINE.search(out)
+    assert match and match.group(1) == str(path), out
+    assert match.group(2) == match.group(3)  # the same test accuracy in both
+    assert float(match.group(4)) <= 1e-4
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):  # the batch size is dynamic
+        output = session.run(None, {session.get_inputs()[0].name:
+                                    torch.randn(batch, 1, 28, 28).numpy()})
+        assert len(output) == 1 and output[0].shape == (batch, 10)  # the main head only
+
 
 def test_onnx_export_of_loaded_weights_trains_nothing(mnist_dir, tmp_path, capsys):
     weights, path = tmp_path / "net.pt", tmp_path / "net.onnx"

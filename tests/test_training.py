@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 import sys
 
@@ -13,7 +12,7 @@ import torch
 import common
 import inception_cnn
 import simple_cnn
-from conftest import (FINISHED, NETWORKS, ONNX_LINE, ROOT, TEST_LINE, TRAIN_LINE,
+from conftest import (FINISHED, NETWORKS, ROOT, TEST_LINE, TRAIN_LINE,
                       first_new_best_inside_epoch_2, run, run_process)
 from pipeline import data, recipes
 from pipeline.device import pick_device
@@ -116,37 +115,14 @@ def test_save_model_writes_a_state_dict_that_loads(mnist_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", NETWORKS)
-def test_script_dry_run_end_to_end_and_its_exports(script, mnist_dir, tmp_path):
-    """A dry run of the script, then what it was asked to leave: --export-onnx (the main head,
-    a dynamic batch) and, where onnxruntime-web is in the cache, --export-page (every layer's
-    output too), each checked against PyTorch in onnxruntime by the script itself."""
-    import onnxruntime
-
-    from pipeline import static
-
-    path, page = tmp_path / f"{script}.onnx", tmp_path / "page"
-    runtime = all((static.cache_dir() / f).is_file() for f in static.ORT_FILES)
+def test_script_dry_run_end_to_end(script, mnist_dir):
     result = run_process([sys.executable, str(ROOT / f"{script}.py"), "--data-dir", str(mnist_dir),
-                          "--dry-run", "--device", "cpu", "--export-onnx", str(path),
-                          *(["--export-page", str(page)] if runtime else [])], seconds=300)
+                          "--dry-run", "--device", "cpu"],
+                         seconds=300)
     assert result.returncode == 0, result.stderr
     assert len(TRAIN_LINE.findall(result.stdout)) == 1
     assert len(TEST_LINE.findall(result.stdout)) == 1
     assert FINISHED.search(result.stdout).group(1) == "1"
-    onnx = ONNX_LINE.search(result.stdout)
-    assert onnx and onnx.group(1) == str(path) and onnx.group(2) == onnx.group(3), result.stdout
-    assert float(onnx.group(4)) <= 1e-4
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (1, 3):  # the batch size is dynamic
-        output = session.run(None, {session.get_inputs()[0].name:
-                                    torch.randn(batch, 1, 28, 28).numpy()})
-        assert len(output) == 1 and output[0].shape == (batch, 10)  # the main head only
-    if runtime:
-        gap = re.search(rf"^page: {re.escape(str(page))}: .*; outputs within ([\d.e+-]+) of "
-                        rf"PyTorch's", result.stdout, re.M)
-        assert gap and float(gap.group(1)) <= static.TOLERANCE, result.stdout
-        described = json.loads((page / "network.json").read_text())
-        assert described["info"]["network"] == script and (page / "network.onnx").is_file()
 
 
 @pytest.mark.slow
