@@ -52,6 +52,17 @@ def layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return found
 
 
+def hooked(model: nn.Module, classifier: nn.Module, on_layer, on_flattened) -> list:
+    """Hooks on `model`'s layers (layers()) and on its classifier's input: each layer's output
+    to `on_layer(name, module, output)` as forward runs them, what reaches the classifier to
+    `on_flattened(x)`. The caller removes them."""
+    hooks = [module.register_forward_hook(
+        lambda m, inputs, output, name=name: on_layer(name, m, output))
+        for name, module in layers(model)]
+    hooks.append(classifier.register_forward_pre_hook(lambda m, inputs: on_flattened(inputs[0])))
+    return hooks
+
+
 class Explainer:
     """A network in eval mode that explains one picture at a time."""
 
@@ -71,11 +82,8 @@ class Explainer:
         # The hooks live on the shared modules: one caller at a time, from registering them
         # to removing them, or two callers would each record the other's activations.
         with self.lock:
-            hooks = [module.register_forward_hook(
-                lambda m, inputs, output, name=name: record(name, m, output))
-                for name, module in layers(self.model)]
-            hooks.append(self.classifier.register_forward_pre_hook(
-                lambda m, inputs: flattened.append(inputs[0][0].detach().float().cpu())))
+            hooks = hooked(self.model, self.classifier, record,
+                           lambda x: flattened.append(x[0].detach().float().cpu()))
             output = probe(self.model, hooks, image)
         probabilities = output[0].float().exp().cpu()
         return Explanation(image.cpu(), seen, flattened[-1], self.classifier_name,

@@ -59,9 +59,8 @@ class Outputs(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         seen: list[torch.Tensor] = []
         flat: list[torch.Tensor] = []
-        hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o) if isinstance(o, torch.Tensor) else None)
-                 for _, m in explain.layers(self.model)]
-        hooks.append(self.classifier.register_forward_pre_hook(lambda m, i: flat.append(i[0])))
+        hooks = explain.hooked(self.model, self.classifier, lambda name, m, output: seen.append(
+            output) if isinstance(output, torch.Tensor) else None, flat.append)
         try:
             out = self.model(x)
         finally:

@@ -118,12 +118,11 @@ def touch_draw(page, strokes) -> None:
 def test_the_static_page_reads_drawings_as_predict_and_pytorch_do(trained, hosted, chromium, tmp_path):
     """Served by http.server, nothing fetched beyond it: a 7, a 1 and a 0 drawn with the mouse
     read as --predict reads the pad's pictures, with PyTorch's probabilities within 1e-4."""
-    from test_widget import ONE, ZERO
     from tools import browser
 
     page, refused = open_offline(chromium, hosted)
     read, pictures = [], []
-    for i, strokes in enumerate((browser.SEVEN, ONE, ZERO)):
+    for i, strokes in enumerate((browser.SEVEN, browser.ONE, browser.ZERO)):
         browser.draw(page, strokes)
         read.append(browser.read(page))
         pictures.append(pad_png(page, tmp_path / f"drawn{i}.png"))
@@ -137,12 +136,11 @@ def test_the_static_page_reads_drawings_as_predict_and_pytorch_do(trained, hoste
 
 
 def test_a_finger_draws_on_the_static_page_at_a_phone_s_size(trained, hosted, chromium, tmp_path):
-    from test_widget import ONE
     from tools import browser
 
     page, refused = open_offline(chromium, hosted, browser.PHONE, touch=True)
     page.locator("#clear").click()
-    touch_draw(page, ONE)
+    touch_draw(page, browser.ONE)
     digit = browser.read(page)
     picture = pad_png(page, tmp_path / "touched.png")
     result = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--load", trained["weights"],

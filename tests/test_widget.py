@@ -5,18 +5,14 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import math
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, call, limit, need_browser, picture_body, run_process
+from conftest import call, limit, need_browser, picture_body, run_process
 
-# strokes in the pad's pixels: a 7 (tools/browser.py), a 1, and a 0 drawn round
-ONE = [[(150, 40), (148, 100), (146, 160), (144, 230)]]
-ZERO = [[(140 + 60 * math.sin(t / 8), 140 - 90 * math.cos(t / 8)) for t in range(0, 52)]]
 
 
 def need_widget() -> None:
@@ -148,13 +144,6 @@ def test_the_widget_carries_every_module_the_page_imports():
 
 # ----------------------------------------------------------------------------- in JupyterLab
 
-def project_copy(folder: Path) -> Path:
-    """The project as a learner has it (its pen digits too), in `folder`."""
-    shutil.copytree(ROOT, folder, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pt", "data"))
-    shutil.copytree(ROOT / "data" / "unipen", folder / "data" / "unipen")
-    return folder
-
-
 def pad_picture(widget, path: Path) -> str:
     """The pad's picture as the widget sends it (a PNG), written to `path`."""
     url = widget.locator(".pad").evaluate("(pad) => pad.toDataURL('image/png')")
@@ -174,7 +163,7 @@ def drawn_and_read(page, widget, folder: Path, name: str) -> tuple[list[str], li
     from tools import browser
 
     read, pictures = [], []
-    for i, strokes in enumerate((browser.SEVEN, ONE, ZERO)):
+    for i, strokes in enumerate((browser.SEVEN, browser.ONE, browser.ZERO)):
         browser.draw(page, strokes, where=widget)
         read.append(browser.read(page, widget))
         pictures.append(pad_picture(widget, folder / f"{name}{i}.png"))
@@ -204,7 +193,7 @@ def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_
     need_browser()
     from tools import browser, jupyter
 
-    folder = project_copy(tmp_path / "project")
+    folder = jupyter.project_copy(tmp_path / "project")
     shutil.copy(folder / "simple_cnn.py", folder / "my_cnn.py")  # the learner's own network
     trained = run_process([sys.executable, str(folder / "my_cnn.py"), "--device", "cpu",
                            "--data-dir", str(mnist_dir), "--epochs", "1", "--save-model",
@@ -229,7 +218,7 @@ def test_in_jupyterlab_the_pad_reads_as_predict_and_as_the_page(tmp_path, mnist_
         httpd.start()
         try:
             served = browser.open_page(chromium, f"http://127.0.0.1:{httpd.server_address[1]}/")
-            browser.draw(served, ZERO)
+            browser.draw(served, browser.ZERO)
             browser.read(served)
             assert browser.probabilities(served) == pytest.approx(in_widget, abs=1e-5)
         finally:

@@ -6,6 +6,7 @@ Chromium (Playwright's own browser download needs the internet) and Playwright f
 """
 from __future__ import annotations
 
+import math
 import shutil
 import time
 
@@ -14,6 +15,8 @@ from pipeline.errors import UserError
 PAD = 280  # the pad's pixels (web/index.html); strokes are given in them
 # a 7 in one stroke, a point every 5 pixels or so: the bar, then down to the left
 SEVEN = [[(70 + 5 * i, 60) for i in range(29)] + [(210 - 2.5 * i, 60 + 5 * i) for i in range(1, 41)]]
+ONE = [[(150, 40), (148, 100), (146, 160), (144, 230)]]  # one stroke down, a little slanted
+ZERO = [[(140 + 60 * math.sin(t / 8), 140 - 90 * math.cos(t / 8)) for t in range(52)]]  # round
 
 
 def chromium() -> str | None:

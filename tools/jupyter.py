@@ -157,6 +157,14 @@ def widgets(page):
     return page.locator(".lecture10-page")
 
 
+def project_copy(folder: Path) -> Path:
+    """The project as a learner has it (its pen digits, no MNIST, no weights), in `folder`."""
+    shutil.copytree(ROOT, folder, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pt", "data"))
+    shutil.copytree(ROOT / "data" / "unipen", folder / "data" / "unipen")
+    return folder
+
+
 def named(shot: Path, part: str) -> Path:
     return shot.with_stem(f"{shot.stem}-{part}")
 
@@ -179,9 +187,7 @@ def shoot(data_dir: Path, shot: Path, quick: bool) -> None:
     from tools import browser
 
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
-        shutil.copytree(ROOT, folder, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".git", "__pycache__", "*.pt", "data"))
-        shutil.copytree(ROOT / "data" / "unipen", Path(folder) / "data" / "unipen")
+        project_copy(Path(folder))
         env = {"MNIST_DATA_DIR": str(data_dir), "LECTURE10_QUICK": "1" if quick else "0"}
         with lab(Path(folder), env) as url:
             chromium = browser.launch(p)
