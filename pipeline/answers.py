@@ -18,7 +18,7 @@ from torch import nn
 
 from common import denormalise
 
-from . import attribute, explain, tolerate
+from . import attribute, explain, styles, tolerate
 from .data import Step, prepare_digit, read_picture
 from .errors import UserError
 from .report import classifier_line
@@ -61,6 +61,7 @@ def prediction(explainer: explain.Explainer, image: torch.Tensor) -> dict[str, A
     milliseconds = 1000 * (time.perf_counter() - started)
     return {
         "digit": e.digit, "probabilities": e.probabilities.tolist(),
+        "torn": styles.torn(e.probabilities.tolist()),
         "milliseconds": round(milliseconds, 1),
         "input": drawn(denormalise(e.image[0]).clamp(0, 1)),
         "layers": [layer_view(s) for s in e.stages],

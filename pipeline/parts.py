@@ -47,8 +47,8 @@ class Parts:
             return self.train_data
         chance = torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**64)
         drawn = self.pens.epoch(chance)
-        return common.Split(torch.cat([self.train_data.images, drawn]),
-                            torch.cat([self.train_data.labels, self.pens.labels]))
+        return common.Split(torch.cat([self.train_data.images, drawn.images]),
+                            torch.cat([self.train_data.labels, drawn.labels]))
 
 
 def build(model: nn.Module, device: torch.device, settings: Settings,
@@ -59,7 +59,7 @@ def build(model: nn.Module, device: torch.device, settings: Settings,
     if s.dry_run:
         test_data = test_data.head(s.test_batch_size)
     pen_pictures = pen_digits(s.pen_digits, len(train_data), device)
-    images = len(train_data) + (len(pen_pictures) if pen_pictures else 0)
+    images = len(train_data) + (pen_pictures.per_epoch if pen_pictures else 0)
     num_batches = -(-(images // distributed.world_size()) // s.batch_size)
     if s.evals_per_epoch > num_batches:
         raise UserError(f"--evals-per-epoch {s.evals_per_epoch}: an epoch has only "
@@ -89,8 +89,8 @@ def pen_digits(chosen: str, mnist: int, device: torch.device) -> pens.PenPicture
     pictures = pens.PenPictures.of(pens.chosen(chosen), device)
     if distributed.is_main():
         print(f"Training on {mnist:,} MNIST images and {len(pictures):,} pen digits "
-              f"({chosen}), drawn with a new pen width each epoch, half the 0s, 1s and 7s "
-              f"styled")
+              f"({chosen}), drawn with a new pen width each epoch, half the 0s, 1s, 2s, 4s, "
+              f"7s and 9s in a way people write them")
     return pictures
 
 

@@ -7,8 +7,8 @@ the pen's path: strokes of (x, y) points in the tablet's own units, y pointing d
 `load` reads them; `on_pad` scales one onto the page's pad (the page opens with one replayed);
 `PenPictures` draws them all at once as 28 x 28 pictures with any pen width, as the page
 prepares a drawing, for training on them (--pen-digits): made ready once per run (each digit's
-distance field, and its `styled` twin's for 0s, 1s and 7s: about 5 s for all 11,243 on 2 CPU
-cores), then drawn anew each epoch.
+distance field, and those of its twins written in the ways people write it, pipeline/styles.py),
+then drawn anew each epoch, half of the digits that have styles in one of them.
 """
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import common
 from common import normalise
 
+from . import styles
 from .errors import UserError
 
 PEN_DIGITS = Path(__file__).resolve().parent.parent / "data" / "unipen" / "digits.jsonl.gz"
@@ -99,41 +101,10 @@ def chosen(sources: str, digits: list[PenDigit] | None = None) -> list[PenDigit]
     return [d for d in digits if d.source in wanted]
 
 
-STYLED = 0.5  # the share of 0s, 1s and 7s drawn each epoch in a way MNIST's writers rarely use
-
-
-def styled(digit: PenDigit, rng: np.random.Generator) -> PenDigit | None:
-    """The digit with a stroke added as many people write it (and MNIST's writers rarely do):
-    a 0 slashed through, a 1 with a flag at its top (European), a base at its foot or both, a
-    7 crossed at its middle; None for other digits. The stroke's size, angle and place vary
-    (`rng`) in proportion to the digit's box, placed where its own strokes are."""
-    points = np.concatenate([np.array(s, dtype=np.float64) for s in digit.strokes])
-    (left, top), (right, bottom) = points.min(0), points.max(0)
-    h, w = max(bottom - top, 1.0), right - left
-    if digit.label == 0:  # a slash through its middle, rising to the right, steep to flat
-        angle = np.radians(rng.uniform(10, 65))
-        dx, dy = np.cos(angle), -np.sin(angle)
-        half = rng.uniform(0.45, 0.65) * np.hypot(w * dx, h * dy)
-        cx, cy = (left + right) / 2, (top + bottom) / 2
-        added = [[(cx + half * dx, cy + half * dy), (cx - half * dx, cy - half * dy)]]
-    elif digit.label == 1:
-        x, y = points[points[:, 1].argmin()]  # its top
-        bx, by = points[points[:, 1].argmax()]  # its foot
-        length, angle = h * rng.uniform(0.25, 0.55), np.radians(rng.uniform(10, 50))
-        flag = [(x - length * np.cos(angle), y + length * np.sin(angle)), (x, y)]
-        half = h * rng.uniform(0.12, 0.35)
-        base = [(bx - half, by), (bx + half, by)]
-        added = [[flag], [flag, base], [base]][rng.choice(3, p=[0.6, 0.25, 0.15])]
-    elif digit.label == 7:  # a short bar across the stem, half-way down
-        path = path_points(digit) * max(h, w) + [(left + right) / 2, (top + bottom) / 2]
-        y = top + h * rng.uniform(0.45, 0.6)
-        x = path[np.abs(path[:, 1] - y).argmin(), 0]
-        half = h * rng.uniform(0.12, 0.22)
-        added = [[(x - half, y), (x + half, y)]]
-    else:
-        return None
-    return PenDigit(digit.label, digit.writer, digit.source,
-                    digit.strokes + tuple(tuple(s) for s in added))
+STYLED = 0.5  # the share of digits that have styles (styles.STYLES) drawn in one each epoch
+# more pictures of each digit in these styles, each epoch: the simple CNN read people's European
+# 1s as 7s until their flags came about as often as 7s (docs/styles.md)
+EXTRA = {"flag": 2, "flag and base": 2, "leaning with a flag": 2, "slashed": 1, "closed": 1}
 
 
 SPACING = 0.03  # points along a stroke, in units of the digit's longer side
@@ -199,27 +170,43 @@ class PenPictures:
     mass in 28 x 28, normalised), within a small tolerance (tests/test_pens.py): each pixel
     averages SUPER x SUPER samples of the pen's ink, read off the digit's distance field."""
     fields: torch.Tensor  # (N + V) x 1 x FIELD x FIELD (distance_fields): the digits, then
-    sizes: torch.Tensor  # (N + V) x 2                    the V styled ones (`styled`)
+    sizes: torch.Tensor  # (N + V) x 2                    the V restyled ones (styles.py)
     labels: torch.Tensor  # N, int64
-    styles: torch.Tensor  # N, int64: the row of each digit's styled one (its own if none)
+    twins: torch.Tensor  # N x S, int64: the rows of each digit's restyled twins (S at most),
+    counts: torch.Tensor  # N, int64: how many it has   its own row after those
+    extra: torch.Tensor  # E x 2, int64: digit and twin drawn again each epoch (EXTRA)
 
     @classmethod
-    def of(cls, digits: list[PenDigit], device: torch.device) -> PenPictures:
-        rng = np.random.default_rng(0)  # the styled digits are the same in every run
-        variants = [(i, v) for i, d in enumerate(digits) if (v := styled(d, rng)) is not None]
-        fields, sizes = distance_fields(digits + [v for _, v in variants])
-        styles = torch.arange(len(digits))
-        styles[[i for i, _ in variants]] = torch.arange(len(variants)) + len(digits)
+    def of(cls, digits: list[PenDigit], device: torch.device, styled: bool = True) -> PenPictures:
+        """The digits made ready; with their styles (`styled`) or only as written."""
+        rng = np.random.default_rng(0)  # the twins are the same in every run
+        twins = [[(style, v) for style in styles.STYLES.get(d.label, ()) if styled
+                  and (v := styles.restyled(d, style, rng)) is not None] for d in digits]
+        fields, sizes = distance_fields(digits + [v for t in twins for _, v in t])
+        counts = torch.tensor([len(t) for t in twins])
+        first = len(digits) + torch.cumsum(counts, 0) - counts  # each digit's first twin
+        most = max(len(s) for s in styles.STYLES.values())
+        rows = first[:, None] + torch.arange(most)
+        rows = torch.where(torch.arange(most) < counts[:, None], rows,
+                           torch.arange(len(digits))[:, None])
         labels = torch.tensor([d.label for d in digits])
-        return cls(fields.to(device), sizes.to(device), labels.to(device), styles.to(device))
+        extra = [(i, k) for i, t in enumerate(twins) for k, (style, _) in enumerate(t)
+                 for _ in range(EXTRA.get(style, 0))]  # (digit, its twin) EXTRA[style] times
+        extra = torch.tensor(extra, dtype=torch.long).view(-1, 2)
+        return cls(*(t.to(device) for t in (fields, sizes, labels, rows, counts, extra)))
 
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def per_epoch(self) -> int:
+        """How many pictures an epoch draws: every digit, and the extra ones."""
+        return len(self) + len(self.extra)
+
     def draw(self, widths: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """N pen widths (fractions of each digit's longer side) -> N x 1 x 28 x 28, normalised.
-        `rows`: which of fields to draw for each digit (`epoch` picks); the digits as written
-        if not given."""
+        `rows`: which of fields to draw for each (`epoch` picks); the digits as written if not
+        given."""
         device = self.fields.device
         rows = torch.arange(len(self), device=device) if rows is None else rows
         fields, sizes = self.fields[rows], self.sizes[rows]
@@ -238,18 +225,24 @@ class PenPictures:
                  (torch.arange(20, device=device)[:, None] < pixels[:, 1:, None])
         return normalise(centred(small * inside[:, None], pixels))
 
-    def widths(self, generator: torch.Generator) -> torch.Tensor:
+    def widths(self, generator: torch.Generator, n: int | None = None) -> torch.Tensor:
         low, high = WIDTHS
-        return (low + (high - low) * torch.rand(len(self), generator=generator)).to(
-            self.fields.device)
+        n = len(self) if n is None else n
+        return (low + (high - low) * torch.rand(n, generator=generator)).to(self.fields.device)
 
-    def epoch(self, generator: torch.Generator) -> torch.Tensor:
-        """An epoch's pictures: each digit with a new pen width, and STYLED of the 0s, 1s and
-        7s styled, all chosen by `generator`."""
-        widths = self.widths(generator)
-        pick = torch.rand(len(self), generator=generator).to(self.styles.device) < STYLED
-        return self.draw(widths, torch.where(pick, self.styles, torch.arange(
-            len(self), device=self.styles.device)))
+    def epoch(self, generator: torch.Generator) -> common.Split:
+        """An epoch's pictures and their labels, all chosen by `generator`: each digit with a
+        new pen width, STYLED of those that have styles in one of them (chosen evenly), then
+        the `extra` twins, each with a new pen width too."""
+        n, device = len(self), self.twins.device
+        widths = self.widths(generator, self.per_epoch)
+        pick, which = torch.rand(2, n, generator=generator).to(device)
+        own = torch.arange(n, device=device)
+        style = (which * self.counts).long().clamp_max(self.twins.shape[1] - 1)
+        rows = torch.where((pick < STYLED) & (self.counts > 0), self.twins[own, style], own)
+        digits, twins = self.extra.unbind(1)
+        return common.Split(self.draw(widths, torch.cat([rows, self.twins[digits, twins]])),
+                            self.labels[torch.cat([own, digits])])
 
 
 def centred(small: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import answers, explain, files, pens
+from . import answers, explain, files, pens, styles
 from .device import cpu_copy
 from .errors import UserError
 from .page import WEB, make_page
@@ -111,7 +111,8 @@ def largest_gap(model: nn.Module, onnx_model: bytes, pictures: torch.Tensor) -> 
 
 def described(model: nn.Module, network: str, pen_digits: str | None) -> dict[str, Any]:
     """network.json: /api/info's description, each output's layer as the page shows it (name,
-    kind, a convolution's filters), and people's pen digits for the pad to open with."""
+    kind, a convolution's filters), people's pen digits for the pad to open with, and when
+    the network is torn (styles.torn's rule, which static.js follows)."""
     page = make_page(model, network, pen_digits=pen_digits)
     e = page.explainer(torch.zeros(1, 28, 28))
     layers = []
@@ -125,7 +126,9 @@ def described(model: nn.Module, network: str, pen_digits: str | None) -> dict[st
             "flatten": {"into": page.info["classifier"],
                         "before": next(i for i, s in enumerate(e.stages) if s.module is e.linear)},
             "pens": [{"label": d.label, "source": d.source, "strokes": pens.on_pad(d)}
-                     for d in shipped]}
+                     for d in shipped],
+            "torn": {"share": styles.TORN,
+                     "meant": [[a, b, words] for (a, b), words in styles.MEANT.items()]}}
 
 
 def export_page(model: nn.Module, network: str, folder: str, onnxruntime_dir: str | None,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NETWORKS, ROOT, finish, limit, readline, run_process, spawn
+from conftest import NETWORKS, ROOT, finish, limit, readline, run_process, spawn, torn_between
 
 pytestmark = pytest.mark.slow
 
@@ -202,3 +202,25 @@ def test_every_network_exports_or_says_why_not(network):
     assert static.largest_gap(model, onnx_model, static.check_pictures(4)) <= static.TOLERANCE
     described = static.described(model, network, None)
     assert json.loads(json.dumps(described))["info"]["network"] == network
+
+
+def test_the_static_page_names_both_digits_where_the_network_is_torn(chromium, tmp_path):
+    """The rule the server follows (answers.torn), in the browser: a network that reads every
+    picture as 62% 7 and 38% 1, exported, served by http.server, a 7 drawn."""
+    need_runtime()
+    folder = tmp_path / "page"
+    weights = torn_between(tmp_path, {7: 0.62, 1: 0.38})
+    result = run_process([sys.executable, str(ROOT / "simple_cnn.py"), "--load", weights,
+                          "--export-page", str(folder)])
+    assert result.returncode == 0, result.stderr
+    proc = spawn([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                  str(folder), "0"])
+    port = re.search(r"port (\d+)", readline(proc, 60)).group(1)
+    page, refused = open_offline(chromium, f"http://127.0.0.1:{port}/")
+    from tools import browser
+
+    browser.draw(page, browser.SEVEN)
+    assert browser.read(page) == "7" and not refused
+    assert page.locator("#torn").text_content() == \
+        "Torn: 7 \u2014 or a 1 as written in much of Europe?"
+    proc.terminate()

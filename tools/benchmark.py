@@ -60,7 +60,8 @@ it, and the time the run itself spent between batches on the page.
 CNN's `--recipe handwriting` for one epoch as its script runs it (its "s/epoch": training, the
 pen digits drawn for the epoch, the test pass), with `--pen-digits none` and `all` alternating
 `--repeats` times; in this process, the pen digits made ready once (their distance fields)
-and all 11,243 drawn for an epoch; and each mouse move on the page's pad, a 7 drawn as before
+and all 11,243 drawn for an epoch, as written and with their styles (pipeline/styles.py: their
+restyled twins made ready too, and the extra styled pictures drawn); and each mouse move on the page's pad, a 7 drawn as before
 and a person's pen digit replayed along its pen path, as tools.handwriting drawn does.
 
 This is a benchmark, not a test: run it on a quiet machine and read the ratio.
@@ -674,21 +675,26 @@ def print_pen_digit_costs(data_dir: str, repeats: int) -> None:
         print(f"repeat {r + 1}: --pen-digits none {epochs['none'][-1]:.2f} s/epoch, all "
               f"{epochs['all'][-1]:.2f} s/epoch", flush=True)
     digits = pens.load()
-    started = time.perf_counter()
-    pictures = pens.PenPictures.of(digits, torch.device("cpu"))
-    ready = time.perf_counter() - started
-    drawing = []
-    for r in range(max(repeats, 3)):
-        chance = torch.Generator().manual_seed(r)
+    ready, drawing, images = {}, {}, {}
+    for styled in (False, True):  # as written, then with their styles and the extra ones
         started = time.perf_counter()
-        pictures.epoch(chance)
-        drawing.append(time.perf_counter() - started)
+        pictures = pens.PenPictures.of(digits, torch.device("cpu"), styled)
+        ready[styled], drawing[styled] = time.perf_counter() - started, []
+        images[styled] = pictures.per_epoch
+        for r in range(max(repeats, 3)):
+            chance = torch.Generator().manual_seed(r)
+            started = time.perf_counter()
+            pictures.epoch(chance)
+            drawing[styled].append(time.perf_counter() - started)
     none, every = statistics.median(epochs["none"]), statistics.median(epochs["all"])
     print(f"simple_cnn.py --recipe handwriting, one epoch: {none:.2f} s without the pen "
-          f"digits, {every:.2f} s with all {len(digits):,} ({every - none:+.2f} s, "
-          f"{100 * (every / none - 1):+.0f}%; {60_000 + len(digits):,} images instead of 60,000)")
-    print(f"the pen digits made ready once per run: {ready:.2f} s; all drawn for an epoch: "
-          f"median {statistics.median(drawing):.2f} s of {len(drawing)}")
+          f"digits, {every:.2f} s with all {len(digits):,} and their styles ({every - none:+.2f}"
+          f" s, {100 * (every / none - 1):+.0f}%; {60_000 + images[True]:,} images instead of "
+          f"60,000)")
+    for styled, words in ((False, "as written"), (True, "with their styles (pipeline/styles.py)")):
+        print(f"the pen digits {words}: made ready once per run {ready[styled]:.2f} s; drawn "
+              f"for an epoch ({images[styled]:,} pictures) median "
+              f"{statistics.median(drawing[styled]):.2f} s of {len(drawing[styled])}")
     module = networks.find()["simple_cnn"]
     pen = handwriting.pen_path(digits[0])
     print(f"{'drawn on the pad (simple_cnn)':<34} {'a move, answers arriving (ms)':>30} "

@@ -32,6 +32,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from tools import browser
 import numpy as np
@@ -81,18 +82,26 @@ def labelled(folder: Path) -> list[tuple[Path, int]]:
     return pictures
 
 
-def read(script: str, weights: str, folder: Path) -> tuple[float, Counter, int, list[bool]]:
-    """The script's --predict on every picture: the accuracy (%), the mistakes, how many, and
-    whether each picture (in name order) was read right."""
+SECOND = re.compile(r"\u2014 or \D*(\d)")  # --predict torn: "7 (62.0%) — or a 1 as ..."
+
+
+def read(script: str, weights: str,
+         folder: Path) -> tuple[float, Counter, int, list[bool], list[int | None]]:
+    """The script's --predict on every picture: the accuracy (%), the mistakes, how many,
+    whether each picture (in name order) was read right, and the digit it named second where
+    it was torn between two."""
     pictures = labelled(folder)
     out = subprocess.run([sys.executable, str(ROOT / f"{script}.py"), "--device", "cpu",
                           "--load", weights, "--predict", *map(str, (p for p, _ in pictures))],
                          capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{script}.py --predict: {out.stderr.strip()}")
-    answers = [int(line.rsplit(": ", 1)[1].split()[0]) for line in out.stdout.splitlines()]
+    lines = out.stdout.splitlines()
+    answers = [int(line.rsplit(": ", 1)[1].split()[0]) for line in lines]
+    seconds = [int(m.group(1)) if (m := SECOND.search(line)) else None for line in lines]
     labels = [label for _, label in pictures]
-    return (*score(labels, answers), len(pictures), [a == b for a, b in zip(labels, answers)])
+    return (*score(labels, answers), len(pictures), [a == b for a, b in zip(labels, answers)],
+            seconds)
 
 
 STEP = 4  # pad pixels between two mouse moves, at least
@@ -117,16 +126,24 @@ def drawn(script: str, weights: str,
     """Each digit replayed on the pad of the script's --serve page with the mouse, in
     Chromium: the accuracy (%) of what the page shows, the mistakes, how many, and the
     seconds each mouse move took while the answers arrived."""
+    answers, moves = shown_for(script, weights, [pen_path(d) for d in digits])
+    return (*score([d.label for d in digits], answers), len(digits), moves)
+
+
+def shown_for(script: str, weights: str,
+              drawings: list[list[list[tuple[float, float]]]]) -> tuple[list[int], list[float]]:
+    """Each drawing (strokes in pad pixels) drawn with the mouse on the pad of the script's
+    --serve page, in Chromium: the digit the page shows for each, and every move's seconds."""
     from playwright.sync_api import sync_playwright
     answers, moves = [], []
     with serving(script, weights) as url, sync_playwright() as p:
         chromium = browser.launch(p)
         page = browser.open_page(chromium, url)
-        for digit in digits:
-            moves += browser.draw(page, pen_path(digit))
+        for strokes in drawings:
+            moves += browser.draw(page, strokes)
             answers.append(int(browser.shown(page)))
         chromium.close()
-    return (*score([d.label for d in digits], answers), len(digits), moves)
+    return answers, moves
 
 
 @contextlib.contextmanager
@@ -187,19 +204,21 @@ def train(script: str, held_out: str, seed: int, flags: list[str], weights: Path
 
 
 def fold(script: str, held_out: str, seeds: list[int], flags: list[str], draw: int,
-         work: Path) -> dict[str, list[float]]:
-    """One institution left out: per seed, its digits read as pictures (all; and, for ibm,
-    without the broken ones) and `draw` of them, evenly spread, drawn."""
+         work: Path, also: Callable[[str, Path], None] | None = None) -> dict[str, list[float]]:
+    """One institution left out: per seed, MNIST's final accuracy and its digits read as
+    pictures (all; and, for ibm, without the broken ones) and `draw` of them, evenly spread,
+    drawn; `also(held_out, weights)` measures more with each seed's network."""
     digits = numbered(held_out)
     folder = work / held_out
     write_pictures(folder, held_out)
     whole = [not broken(d) for _, d in digits]
-    got: dict[str, list[float]] = {"pictures": [], "whole": [], "drawn": []}
+    got: dict[str, list[float]] = {"pictures": [], "whole": [], "drawn": [], "mnist": []}
     for seed in seeds:
         weights = work / f"{script}-{held_out}-{seed}.safetensors"
-        print(f"{held_out}, seed {seed}: {train(script, held_out, seed, flags, weights)}",
-              flush=True)
-        accuracy, mistakes, n, right = read(script, str(weights), folder)
+        finished = train(script, held_out, seed, flags, weights)
+        print(f"{held_out}, seed {seed}: {finished}", flush=True)
+        got["mnist"].append(float(re.search(r"final ([\d.]+)%", finished).group(1)))
+        accuracy, mistakes, n, right, _ = read(script, str(weights), folder)
         report("  as pictures", accuracy, mistakes, n)
         got["pictures"].append(accuracy)
         got["whole"].append(100.0 * sum(r for r, w in zip(right, whole) if w) / sum(whole))
@@ -211,18 +230,21 @@ def fold(script: str, held_out: str, seeds: list[int], flags: list[str], draw: i
             accuracy, mistakes, n, _ = drawn(script, str(weights), spread)
             report("  drawn on the page with the mouse", accuracy, mistakes, n)
             got["drawn"].append(accuracy)
+        if also:
+            also(held_out, weights)
     return got
 
 
 def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str | None,
-          record: bool = False) -> None:
+          record: bool = False, also: Callable[[str, Path], None] | None = None) -> None:
     """Every institution left out in turn; each fold's mean over seeds, then their mean and
     the worst fold. `keep`: a folder to leave the weights and pictures in; `record`: the
-    figures into docs/measured.json (the README's pen-digits column)."""
+    figures into docs/measured.json (the README's pen-digits column); `also`: as fold's."""
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for held_out in pens.SOURCES:
-            results[held_out] = fold(script, held_out, seeds, flags, draw, Path(keep or tmp))
+            results[held_out] = fold(script, held_out, seeds, flags, draw, Path(keep or tmp),
+                                     also)
     print(f"\n{script}, --recipe handwriting, seeds {seeds[0]}..{seeds[-1]}, one "
           f"institution left out at a time:")
     figures = {"first_seed": seeds[0], "seeds": len(seeds), "folds": len(results),
@@ -242,6 +264,11 @@ def folds(script: str, seeds: list[int], flags: list[str], draw: int, keep: str 
                         f"worst_{what}": round(means[worst], 1), "worst": worst})
     print(f"ibm without its broken segments, as pictures: "
           f"{statistics.mean(results['ibm']['whole']):.1f}%")
+    mnist = [m for r in results.values() for m in r["mnist"]]
+    figures.update(mnist=round(statistics.mean(mnist), 2), mnist_std=round(statistics.stdev(
+        mnist), 2) if len(mnist) > 1 else 0.0)
+    print(f"MNIST's test set, final: {figures['mnist']:.2f}% ± {figures['mnist_std']:.2f} over "
+          f"the {len(mnist)} runs ({min(mnist):.2f} to {max(mnist):.2f})")
     if record:
         from tools import measured
         measured.record("pen digits", script, figures)

@@ -34,6 +34,7 @@ function clearAnswer(view) {
   $("digit").textContent = "–";
   delete $("digit").dataset.drawing;
   $("confidence").textContent = "";
+  $("torn").hidden = true;
   for (const id of ["layers", "steps", "attribution", "sweeps", "bars"]) {
     $(id).replaceChildren();
     view.made.delete(id);
@@ -46,6 +47,8 @@ function show(view, answer) {  // repainted in place: made again only when their
   $("digit").textContent = answer.digit;
   $("digit").dataset.drawing = answer.drawing ?? "";  // the pad's version it answers (pad.js)
   $("confidence").textContent = `(${(100 * answer.probabilities[answer.digit]).toFixed(1)}%)`;
+  $("torn").hidden = !answer.torn;  // the two likeliest close: both named (pipeline/styles.py's torn)
+  $("torn").textContent = answer.torn ? `Torn: ${answer.torn.text}?` : "";
   const when = answer.at === null ? "" : `, by the network as it was at epoch ${answer.at} (a copy taken between batches)`;
   $("timing").textContent = `one prediction with every layer's output: ${answer.milliseconds} ms ${view.page.where}${when}`;
   paintGrid($("prepared"), answer.input, 0, 1);

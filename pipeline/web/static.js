@@ -60,13 +60,20 @@ async function predict(ort, session, network, image) {
   const probabilities = [...logProbabilities.data].map(Math.exp);
   const digit = probabilities.indexOf(Math.max(...probabilities));
   return {
-    digit, probabilities, at: null,
+    digit, probabilities, at: null, torn: torn(network.torn, probabilities),
     milliseconds: Number((performance.now() - started).toFixed(1)),
     input: steps[steps.length - 2].pixels.map((r) => r.map(drawn)),
     steps: steps.map(stepView),
     layers: outputs.map((output, i) => layerView(network.layers[i], output)),
     flatten: { size: flattened.data.length, values: [...flattened.data].map(drawn), ...network.flatten },
   };
+}
+
+function torn(rule, probabilities) {  // as pipeline/styles.py's torn
+  const [first, second] = [...probabilities.keys()].sort((a, b) => probabilities[b] - probabilities[a] || a - b);
+  if (probabilities[second] < rule.share * probabilities[first]) return null;
+  const meant = rule.meant.find(([a, b]) => a === first && b === second);
+  return { digit: second, text: `${first} \u2014 or ${meant ? meant[2] : `${second === 8 ? "an" : "a"} ${second}`}` };
 }
 
 function layerView(layer, output) {  // as pipeline/answers.py's layer_view
