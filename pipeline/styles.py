@@ -1,6 +1,6 @@
 """Ways of writing a digit that whole regions use and MNIST's writers rarely do, made from a
-person's own pen strokes (pipeline/pens.py draws them into training, tools/handwriting.py
-measures each).
+person's own pen strokes (pipeline/pens.py draws them into training, tools/styles.py measures
+how a network reads each; docs/styles.md).
 
 `STYLES` names them per digit: a 0 slashed or dotted; a 1 with a long flag rising from the
 lower left to its top (the European 1), with a base as well, with its stem leaning, or with a
@@ -24,6 +24,7 @@ class PenDigit(Protocol):  # pens.PenDigit, as this module reads it (pens import
     label: int
     strokes: tuple[tuple[tuple[float, float], ...], ...]
 
+
 STYLES = {0: ("slashed", "dotted"),
           1: ("flag", "flag and base", "leaning with a flag", "base"),
           2: ("looped",),
@@ -31,8 +32,10 @@ STYLES = {0: ("slashed", "dotted"),
           7: ("crossed", "hooked"),
           9: ("straight", "curled")}
 
-FLAG_LENGTH = (0.3, 0.8)  # a 1's flag, in units of its height (people's: 0.33-0.93, median 0.43)
-FLAG_RISE = (20.0, 65.0)  # degrees above level, from its start up to the 1's top (20-66)
+# people's flags (data/unipen/'s 122 flagged 1s, 5th to 95th percentile): 0.33-1.01 of the
+# height long (median 0.43), rising 19-66 degrees (median 42)
+FLAG_LENGTH = (0.3, 0.8)  # a 1's flag, in units of its height
+FLAG_RISE = (20.0, 65.0)  # degrees above level, from its start up to the 1's top
 LEAN = (8.0, 25.0)  # degrees a leaning 1's foot stands left of its top
 
 
@@ -56,6 +59,9 @@ class Box:
         self.width, self.height = self.right - self.left, max(self.bottom - self.top, 1.0)
         self.centre = np.array([(self.left + self.right) / 2, (self.top + self.bottom) / 2])
 
+
+# Each style's maker: (the digit's strokes as arrays, their Box, a generator) -> the strokes
+# written in that style, or None where they give it no place.
 
 def slashed(strokes, box, rng):
     """A straight slash through the middle, rising to the right, beyond the ring."""
@@ -213,8 +219,9 @@ def written(digit: PenDigit) -> str | None:
     """Which of the measured styles a person's own digit was written in, by its strokes:
     "flag" for a 1 whose first stroke rises to its top from at least 0.3 of its height away at
     15 to 75 degrees; "slashed" for a 0 with a straight stroke (at most 1.2 times as long as
-    from end to end) half its box's width or longer that crosses its ring; "crossed" for a 7
-    with a short straight, nearly level stroke across its middle; else None."""
+    from end to end) half its box's width or longer that crosses its ring (its longest
+    stroke); "crossed" for a 7 with a short straight, nearly level stroke across its middle
+    (not its longest); else None."""
     strokes = [np.array(s, dtype=np.float64) for s in digit.strokes]
     box = Box(strokes)
     if digit.label == 1:
@@ -224,7 +231,7 @@ def written(digit: PenDigit) -> str | None:
         rise = np.degrees(np.arctan2(-dy, dx))
         if np.hypot(dx, dy) >= 0.3 * box.height and 15 <= rise <= 75:
             return "flag"
-    ring = max(strokes, key=len)
+    ring = max(strokes, key=lambda s: np.hypot(*np.diff(s, axis=0).T).sum())  # the longest
     for s in strokes:
         if s is ring or len(s) < 2:
             continue

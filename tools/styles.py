@@ -3,6 +3,7 @@
 
     python -m tools.styles folds simple_cnn --seeds 3 --drawn 10 --data-dir ../shared/data
     python -m tools.styles own simple_cnn a.safetensors b.safetensors
+    python -m tools.styles shoot simple_cnn a.safetensors docs/torn.png
 
 `folds` runs tools.handwriting's folds (one institution of data/unipen/ left out at a time,
 `--recipe handwriting` trained on the other five) and, with each fold's network, reads the
@@ -13,7 +14,7 @@ generator that training does not use), and the 7s written plain. `--drawn N` als
 of the European 1s (as written and restyled) and of the plain 7s, evenly spread, on the page
 with the mouse. A set's figure pools the six folds, per seed; then mean and spread over seeds.
 `own` draws a handful of digits written here by hand as strokes (OWN) on the page of each
-network given, with the mouse.
+network given, with the mouse; `shoot` takes docs/torn.png: the page torn on one of them.
 """
 from __future__ import annotations
 
@@ -187,11 +188,42 @@ def own(script: str, weights: list[str]) -> dict[str, dict]:
     return {name: {"right": sum(r), "of": len(r)} for name, r in read.items()}
 
 
+def shoot(script: str, weights: str, out: str) -> None:
+    """The page of `weights` in Chromium with the first of OWN's European 1s it is torn on
+    drawn, the pad and the answer in one picture (docs/torn.png)."""
+    from playwright.sync_api import sync_playwright
+
+    from tools import browser
+    with handwriting.serving(script, weights) as url, sync_playwright() as p:
+        chromium = browser.launch(p)
+        page = browser.open_page(chromium, url, {"width": 1100, "height": 900})
+        for label, style, strokes in OWN:
+            browser.draw(page, strokes)
+            browser.read(page)
+            if label == 1 and page.locator("#torn").is_visible():
+                print(f"{style}: {page.locator('#torn').text_content()}")
+                page.locator("#draw-panel").scroll_into_view_if_needed()
+                page.screenshot(path=out, clip=clip(page, "#draw-panel", "#answer-panel"))
+                break
+        else:
+            print("not torn on any of OWN's European 1s: no picture")
+        chromium.close()
+
+
+def clip(page, *selectors: str) -> dict:
+    """The smallest box around the elements, in the page's pixels."""
+    boxes = [page.locator(s).bounding_box() for s in selectors]
+    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    return {"x": left, "y": top, "width": max(b["x"] + b["width"] for b in boxes) - left,
+            "height": max(b["y"] + b["height"] for b in boxes) - top}
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("folds", "own"))
-    p.add_argument("args", nargs="+", metavar="ARG", help="SCRIPT (folds), SCRIPT WEIGHTS... (own)")
+    p.add_argument("what", choices=("folds", "own", "shoot"))
+    p.add_argument("args", nargs="+", metavar="ARG",
+                   help="SCRIPT (folds), SCRIPT WEIGHTS... (own), SCRIPT WEIGHTS PNG (shoot)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="folds: seeds 1..N")
     p.add_argument("--restyled", type=int, default=150, metavar="N",
                    help="folds: at most N restyled digits per style and fold (default: 150)")
@@ -207,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     args, flags = p.parse_known_args(argv)
     script = args.args[0].removesuffix(".py")
     from tools import measured
+    if args.what == "shoot":
+        return shoot(script, *args.args[1:3])
     if args.what == "own":
         found = own(script, args.args[1:])
         for name, f in found.items():
