@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import FINISHED, ROOT, TEST_LINE, TRAIN_LINE, run_process
-from pipeline import checkpoints
+from pipeline import checkpoints, pens
 
 pytestmark = [pytest.mark.slow,  # python -m pytest --full
               pytest.mark.skipif(not torch.distributed.is_available(),
@@ -156,7 +156,9 @@ def test_each_rank_trains_its_shard_of_mnist_and_the_pen_digits(mnist_dir, tmp_p
     assert result.returncode == 0, failure(result)
     assert result.stdout.count("Training on 2,000 MNIST images and 692 pen digits (apa)") == 1
     firsts = [m for m in TRAIN_LINE.finditer(result.stdout) if m.group(1) == "1"]
-    assert [m.group(2, 3) for m in firsts[:2]] == [("0", "1346"), ("160", "1346")]  # 2,692 / 2
+    drawn = pens.PenPictures.of(pens.chosen("apa"), torch.device("cpu")).per_epoch  # and styles
+    half = str((2000 + drawn) // 2)
+    assert [m.group(2, 3) for m in firsts[:2]] == [("0", half), ("160", half)]
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for name, value in rank0.items():

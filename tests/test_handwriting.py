@@ -64,9 +64,10 @@ def test_pictures_are_the_pen_digits_drawn_as_the_page_draws_them(tmp_path):
 def test_read_gives_every_picture_to_predict(trained, tmp_path):
     for i, digit in enumerate(DIGITS):
         hw.picture(digit).save(tmp_path / f"{i:05d}-{digit.label}.png")
-    accuracy, mistakes, n, right = hw.read("simple_cnn", trained["weights"], tmp_path)
-    assert n == len(DIGITS) == len(right) and accuracy == 100 * sum(right) / n
+    accuracy, mistakes, n, right, second = hw.read("simple_cnn", trained["weights"], tmp_path)
+    assert n == len(DIGITS) == len(right) == len(second) and accuracy == 100 * sum(right) / n
     assert sum(mistakes.values()) == n - sum(right)
+    assert all(s is None or 0 <= s <= 9 for s in second)  # named second where it was torn
 
 
 def test_drawn_replays_each_digit_with_the_mouse_and_reads_what_the_page_shows(trained):

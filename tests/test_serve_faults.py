@@ -165,15 +165,31 @@ def test_ctrl_c_at_each_step_of_starting_is_one_line(step, trained, monkeypatch,
     assert code == 130 and err == "stopped: interrupted\n" and "Serving" not in out
 
 
+STARTING = """
+import contextlib, sys
+sys.path.insert(0, {root!r})
+import simple_cnn
+from pipeline import interrupts
+handled = interrupts.handled
+
+@contextlib.contextmanager
+def ready():  # the handlers in place: say so, then go on
+    with handled():
+        print("ready", flush=True)
+        yield
+
+interrupts.handled = ready
+simple_cnn.main(sys.argv[1:])
+"""
+
+
 def test_ctrl_c_while_the_script_starts_is_one_line(trained):
     """A real Ctrl-C from the first line of the command line's main() (before it, while
     Python imports torch and the script imports pipeline/cli.py, a Ctrl-C is Python's own:
-    docs/usage.md), while the network and the server are set up."""
-    proc = spawn(  # ready: what the script's main() runs before cli.main(), done
-        [sys.executable, "-c", "import sys, torch, torchvision, PIL.Image, numpy; "
-         f"sys.path.insert(0, {str(ROOT)!r}); import simple_cnn; from pipeline import cli; "
-         "print('ready', flush=True); simple_cnn.main(sys.argv[1:])",
-         "--device", "cpu", "--load", trained["weights"], "--serve", "--port", "0"])
+    docs/usage.md), while the network and the server are set up. "ready" is printed once the
+    handlers are in place, so a busy machine cannot deliver the signal before main() runs."""
+    proc = spawn([sys.executable, "-c", STARTING.format(root=str(ROOT)), "--device", "cpu",
+                  "--load", trained["weights"], "--serve", "--port", "0"])
     assert readline(proc) == "ready\n"
     proc.send_signal(signal.SIGINT)
     out, err = finish(proc, 60)

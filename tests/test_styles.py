@@ -268,3 +268,20 @@ def test_predict_names_both_digits_where_the_network_is_torn(odds, line, tmp_pat
     code, out, err = run(simple_cnn, capsys, "--load", torn_between(tmp_path, odds),
                          "--predict", str(picture))
     assert (code, out, err) == (0, f"{picture}: {line}\n", "")
+
+
+@pytest.mark.slow
+def test_quick_reads_an_institution_s_digits_and_its_writers_styles(trained, capsys):
+    """tools.styles quick: all of apa's 692, its European 1s, plain 7s, slashed 0s and
+    crossed 7s, each read by the network in this process (drawn by PenPictures), of as many
+    as there are."""
+    from tools import styles as measure
+
+    measure.main(["quick", "simple_cnn", trained["weights"], "apa"])
+    lines = capsys.readouterr().out.splitlines()
+    counts = collections.Counter(styles.written(d) for d in pens.chosen("apa"))
+    sevens = sum(d.label == 7 and styles.written(d) is None for d in pens.chosen("apa"))
+    assert [line.split(":")[0] for line in lines] == [
+        "apa, all", "apa, flag", "apa, plain", "apa, slashed", "apa, crossed"]
+    assert [int(line.rsplit(" of ", 1)[1]) for line in lines] == [
+        692, counts["flag"], sevens, counts["slashed"], counts["crossed"]]

@@ -4,6 +4,7 @@
     python -m tools.styles folds simple_cnn --seeds 3 --drawn 10 --data-dir ../shared/data
     python -m tools.styles own simple_cnn a.safetensors b.safetensors
     python -m tools.styles shoot simple_cnn a.safetensors docs/torn.png
+    python -m tools.styles quick simple_cnn a.safetensors ibm
 
 `folds` runs tools.handwriting's folds (one institution of data/unipen/ left out at a time,
 `--recipe handwriting` trained on the other five) and, with each fold's network, reads the
@@ -15,6 +16,9 @@ of the European 1s (as written and restyled) and of the plain 7s, evenly spread,
 with the mouse. A set's figure pools the six folds, per seed; then mean and spread over seeds.
 `own` draws a handful of digits written here by hand as strokes (OWN) on the page of each
 network given, with the mouse; `shoot` takes docs/torn.png: the page torn on one of them.
+`quick` reads one institution's digits in this process, drawn by PenPictures with the page's
+pen: all of them, the European 1s, the plain 7s, the slashed 0s and the crossed 7s its
+writers wrote (docs/styles.md's "what was tried").
 """
 from __future__ import annotations
 
@@ -133,6 +137,28 @@ class Measure:
         return figures
 
 
+def quick(script: str, weights: str, source: str) -> None:
+    """One institution's digits drawn by PenPictures with the page's pen (9.5% of the digit's
+    size) and read in this process: all of them, and the styles people wrote themselves."""
+    import torch
+
+    from pipeline import networks
+    from pipeline.checkpoints import load_weights
+    model = networks.find()[script].Net()
+    load_weights(model, weights, script)
+    model.eval()
+    digits = [d for d in pens.load() if d.source == source]
+    pictures = pens.PenPictures.of(digits, torch.device("cpu"), styled=False)
+    with torch.inference_mode():
+        answers = model(pictures.draw(torch.full((len(digits),), 0.095))).argmax(1).tolist()
+    ways = [styles.written(d) or ("plain" if d.label == 7 else None) for d in digits]
+    for way in (None, "flag", "plain", "slashed", "crossed"):
+        chosen = [a == d.label for a, d, w in zip(answers, digits, ways) if way in (None, w)]
+        if chosen:
+            print(f"{source}, {way or 'all'}: {100 * sum(chosen) / len(chosen):.1f}% of "
+                  f"{len(chosen)}")
+
+
 def ellipse(cx: float, cy: float, rx: float, ry: float, points: int = 40) -> list:
     return [(cx + rx * math.sin(2 * math.pi * i / points), cy - ry * math.cos(
         2 * math.pi * i / points)) for i in range(points + 1)]
@@ -189,24 +215,28 @@ def own(script: str, weights: list[str]) -> dict[str, dict]:
 
 
 def shoot(script: str, weights: str, out: str) -> None:
-    """The page of `weights` in Chromium with the first of OWN's European 1s it is torn on
-    drawn, the pad and the answer in one picture (docs/torn.png)."""
+    """The page of `weights` in Chromium with the first European 1 it is torn on between 1 and 7
+    drawn (OWN's, then people's replayed along their pen path), the pad and the answer in one
+    picture (docs/torn.png)."""
     from playwright.sync_api import sync_playwright
 
     from tools import browser
+    ones = [(style, strokes) for label, style, strokes in OWN if label == 1] + [
+        (f"{d.source}'s, line {i + 1}", handwriting.pen_path(d))
+        for i, d in enumerate(pens.load()) if styles.written(d) == "flag"]
     with handwriting.serving(script, weights) as url, sync_playwright() as p:
         chromium = browser.launch(p)
         page = browser.open_page(chromium, url, {"width": 1100, "height": 900})
-        for label, style, strokes in OWN:
+        for which, strokes in ones:
             browser.draw(page, strokes)
             browser.read(page)
-            if label == 1 and page.locator("#torn").is_visible():
-                print(f"{style}: {page.locator('#torn').text_content()}")
+            if page.locator("#torn").is_visible() and "7" in page.locator("#torn").text_content():
+                print(f"{which}: {page.locator('#torn').text_content()}")
                 page.locator("#draw-panel").scroll_into_view_if_needed()
                 page.screenshot(path=out, clip=clip(page, "#draw-panel", "#answer-panel"))
                 break
         else:
-            print("not torn on any of OWN's European 1s: no picture")
+            print("not torn between 1 and 7 on any European 1: no picture")
         chromium.close()
 
 
@@ -221,9 +251,10 @@ def clip(page, *selectors: str) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("folds", "own", "shoot"))
+    p.add_argument("what", choices=("folds", "own", "shoot", "quick"))
     p.add_argument("args", nargs="+", metavar="ARG",
-                   help="SCRIPT (folds), SCRIPT WEIGHTS... (own), SCRIPT WEIGHTS PNG (shoot)")
+                   help="SCRIPT (folds), SCRIPT WEIGHTS... (own), SCRIPT WEIGHTS PNG (shoot), "
+                        "SCRIPT WEIGHTS SOURCE (quick)")
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="folds: seeds 1..N")
     p.add_argument("--restyled", type=int, default=150, metavar="N",
                    help="folds: at most N restyled digits per style and fold (default: 150)")
@@ -241,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
     from tools import measured
     if args.what == "shoot":
         return shoot(script, *args.args[1:3])
+    if args.what == "quick":
+        return quick(script, *args.args[1:3])
     if args.what == "own":
         found = own(script, args.args[1:])
         for name, f in found.items():
