@@ -75,8 +75,9 @@ def read_sets(script: str, weights: str, sets: dict[str, list[pens.PenDigit]],
 
 
 def drawn_sets(script: str, weights: str,
-               sets: dict[str, list[pens.PenDigit]]) -> dict[str, tuple[int, int]]:
-    """Every set's digits replayed on the page with the mouse: (read right, 0, how many)."""
+               sets: dict[str, list[pens.PenDigit]]) -> dict[str, tuple[int, int, int]]:
+    """Every set's digits replayed on the page with the mouse: (read right, 0, how many), the
+    0 where read_sets counts the torn ones (the page's answer is read as its digit alone)."""
     every = [(name, d) for name, found in sets.items() for d in found]
     answers, _ = handwriting.shown_for(script, weights,
                                        [handwriting.pen_path(d) for _, d in every])
@@ -85,7 +86,8 @@ def drawn_sets(script: str, weights: str,
 
 
 class Measure:
-    """What `folds` gathers: per seed (in order of the runs), per set, (right, how many)."""
+    """What `folds` gathers: per held-out institution, per seed (in the order of the runs), per
+    set, (read right, torn naming the right digit second, how many)."""
 
     def __init__(self, script: str, work: Path, restyled: int, drawn: int) -> None:
         self.script, self.work, self.restyled, self.drawn = script, work, restyled, drawn
