@@ -67,11 +67,21 @@ def picture(digit: pens.PenDigit):
 
 def write_pictures(folder: Path, source: str | None) -> int:
     """The digits as PNG pictures in `folder`, named NNNNN-D.png; returns how many."""
-    folder.mkdir(parents=True, exist_ok=True)
     chosen = numbered(source)
+    save_pictures(folder, chosen)
+    return len(chosen)
+
+
+def save_pictures(folder: Path, chosen: list[tuple[int, pens.PenDigit]]) -> None:
+    """Each digit as picture(digit) in `folder`, named by its number and label: NNNNN-D.png."""
+    folder.mkdir(parents=True, exist_ok=True)
     for i, digit in chosen:
         picture(digit).save(folder / f"{i:05d}-{digit.label}.png")
-    return len(chosen)
+
+
+def spread(items: list, n: int) -> list:
+    """At most n of `items`, evenly spread."""
+    return items if len(items) <= n else [items[i * len(items) // n] for i in range(n)]
 
 
 def labelled(folder: Path) -> list[tuple[Path, int]]:
@@ -226,8 +236,8 @@ def fold(script: str, held_out: str, seeds: list[int], flags: list[str], draw: i
             print(f"  as pictures, without {len(whole) - sum(whole)} broken segments: "
                   f"{got['whole'][-1]:.1f}%", flush=True)
         if draw:
-            spread = [digits[i * len(digits) // draw][1] for i in range(draw)]
-            accuracy, mistakes, n, _ = drawn(script, str(weights), spread)
+            chosen = [d for _, d in spread(digits, draw)]
+            accuracy, mistakes, n, _ = drawn(script, str(weights), chosen)
             report("  drawn on the page with the mouse", accuracy, mistakes, n)
             got["drawn"].append(accuracy)
         if also:

@@ -48,13 +48,8 @@ def style_sets(digits: list[pens.PenDigit], most: int) -> dict[str, list[pens.Pe
         for style in styles.STYLES.get(digit.label, ()):
             if style != way and (made := styles.restyled(digit, style, rng)) is not None:
                 sets.setdefault(f"{digit.label} {style}, restyled", []).append(made)
-    return {name: found if name.endswith("as written") else spread(found, most)
+    return {name: found if name.endswith("as written") else handwriting.spread(found, most)
             for name, found in sorted(sets.items())}
-
-
-def spread(items: list, n: int) -> list:
-    """At most n of `items`, evenly spread."""
-    return items if len(items) <= n else [items[i * len(items) // n] for i in range(n)]
 
 
 def read_sets(script: str, weights: str, sets: dict[str, list[pens.PenDigit]],
@@ -64,9 +59,7 @@ def read_sets(script: str, weights: str, sets: dict[str, list[pens.PenDigit]],
     much of Europe"), and how many there are."""
     every = [(name, d) for name, found in sets.items() for d in found]
     if not folder.is_dir():
-        folder.mkdir(parents=True)
-        for i, (_, digit) in enumerate(every):
-            handwriting.picture(digit).save(folder / f"{i:05d}-{digit.label}.png")
+        handwriting.save_pictures(folder, list(enumerate(d for _, d in every)))
     *_, right, seconds = handwriting.read(script, weights, folder)
     named = [s == d.label for s, (_, d) in zip(seconds, every)]
     return {name: (sum(r for r, (n, _) in zip(right, every) if n == name),
@@ -101,7 +94,7 @@ class Measure:
         print("  styles as pictures: " + ", ".join(
             f"{name} {right}/{n}" for name, (right, _, n) in found.items()), flush=True)
         if self.drawn:
-            chosen = {name: spread(sets.get(name, []), self.drawn) for name in DRAWN}
+            chosen = {name: handwriting.spread(sets.get(name, []), self.drawn) for name in DRAWN}
             found = drawn_sets(self.script, str(weights), chosen)
             self.on_page.setdefault(held_out, []).append(found)
             print("  drawn on the page: " + ", ".join(
